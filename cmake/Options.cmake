@@ -1,0 +1,5 @@
+# Options say how to build, never what smlaunch can do.
+option(SMLAUNCH_BUILD_TESTS "Build the unit tests" ON)
+option(SMLAUNCH_BUILD_BENCHMARKS "Build the Google Benchmark programs" ON)
+option(SMLAUNCH_WERROR "Treat warnings as errors (CI and dev builds)" OFF)
+option(SMLAUNCH_SANITIZE "Build with AddressSanitizer and UBSan" OFF)
