@@ -64,7 +64,12 @@ class Dict {
 /// One Python value as json.loads produces it.
 class Value {
  public:
+  // The enumerators are named after the types on purpose; GCC's -Wshadow
+  // flags `List` against the alias above, which would fail -Werror builds.
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wshadow"
   enum class Kind { None, Bool, Int, Float, Str, List, Dict };
+#pragma GCC diagnostic pop
 
   Value() = default;  // None
   static Value none() { return Value{}; }

@@ -1,0 +1,254 @@
+// smlaunch's subcommands. Each is a list of phases over the library:
+// load (config -> hardware -> environment -> plan) and then print or run.
+#include "smlaunch/cli.hpp"
+
+#include <CLI/CLI.hpp>
+#include <nlohmann/json.hpp>
+
+#include <csignal>
+#include <cstdio>
+#include <filesystem>
+#include <iostream>
+
+#include "app/load.hpp"
+#include "app/log.hpp"
+#include "app/report.hpp"
+#include "platform/spawn.hpp"
+
+#ifndef SMLAUNCH_VERSION
+#define SMLAUNCH_VERSION "0.0.0"
+#endif
+
+namespace smlaunch::cli {
+namespace {
+
+enum class Command { Train, Plan, Env };
+enum class EnvFormat { Lines, Json, Export };
+
+constexpr std::string_view kExamples = R"(
+Examples:
+  smlaunch                                  run the training job (the container ENTRYPOINT)
+  smlaunch --base-dir ./examples/mpi-hello/opt/ml plan
+  smlaunch plan --json                      this host's launch plan as JSON; runs nothing
+  smlaunch env --export                     the SM_* environment, for eval in a shell script
+  smlaunch --mpi -- python3 train.py --lr 0.1   run a command under mpirun across the cluster
+  smlaunch --runner torchrun --log-level debug
+)";
+
+void print_problems(const ConfigError& e) {
+  for (const auto& p : e.problems()) std::fprintf(stderr, "smlaunch: error: %s\n", p.message().c_str());
+}
+
+std::string join_problems(const ConfigError& e) {
+  std::string text;
+  for (const auto& p : e.problems()) {
+    if (!text.empty()) text += '\n';
+    text += p.message();
+  }
+  return text;
+}
+
+std::string command_line(int argc, char** argv) {
+  std::string text;
+  for (int i = 0; i < argc; ++i) {
+    if (i > 0) text += ' ';
+    text += plan::shell_quote(argv[i]);
+  }
+  return text;
+}
+
+int print_plan(const app::Loaded& l, bool json) {
+  for (const auto& w : l.plan.warnings) log::warning("{}", w);
+  std::cout << (json ? plan::to_json(l.plan) + "\n" : plan::to_text(l.plan)) << std::flush;
+  return kExitSuccess;
+}
+
+int print_env(const app::Loaded& l, EnvFormat format) {
+  if (format == EnvFormat::Json) {
+    nlohmann::ordered_json j = nlohmann::ordered_json::object();
+    for (const auto& [name, value] : l.plan.env) j[name] = value;
+    std::cout << j.dump(2, ' ', false, nlohmann::ordered_json::error_handler_t::replace) << "\n";
+  } else {
+    for (const auto& [name, value] : l.plan.env) {
+      if (format == EnvFormat::Export) {
+        // Names such as SM_HP_LEARNING-RATE are not shell identifiers: they
+        // cannot be exported by a shell, so they are listed as a comment.
+        const bool identifier = !name.empty() && name.find_first_not_of(
+            "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_") == std::string::npos &&
+            !(name[0] >= '0' && name[0] <= '9');
+        std::cout << (identifier ? "export " : "# not a shell name: ") << name << '='
+                  << plan::shell_quote(value) << '\n';
+      } else {
+        std::cout << name << '=' << value << '\n';
+      }
+    }
+  }
+  std::cout << std::flush;
+  return kExitSuccess;
+}
+
+// The first cut of `train`: single-host plans run to completion with stdio
+// inherited; the result files and exit codes follow DESIGN.md.
+int train(const app::Loaded& l, const std::string& invocation) {
+  const auto& p = l.plan;
+  const bool needs_cluster = (p.runner == plan::RunnerKind::Mpi || p.runner == plan::RunnerKind::Smddp ||
+                              p.runner == plan::RunnerKind::Torchrun || p.runner == plan::RunnerKind::Xla) &&
+                             p.hosts.size() > 1;
+  if (needs_cluster) {
+    const std::string message = "multi-host runs need cluster formation (sshd, peers), which this build does not have yet";
+    log::error("{}", message);
+    app::write_failure(l.paths, {"ClusterError", kExitClusterFailed, message, std::nullopt, invocation});
+    return kExitClusterFailed;
+  }
+  for (const auto& note : p.notes) log::info("{}", note);
+  for (const auto& w : p.warnings) log::warning("{}", w);
+
+  std::vector<std::string> env;
+  config::Environ merged = l.environ;
+  for (const auto& [name, value] : p.env) merged[name] = value;
+  env.reserve(merged.size());
+  for (const auto& [name, value] : merged) env.push_back(name + "=" + value);
+
+  std::string command;
+  for (const auto& a : p.argv) command += (command.empty() ? "" : " ") + plan::shell_quote(a);
+  log::info("Invoking user script\n\nInvoking script with the following command:\n\n{}\n", command);
+  const auto status = platform::spawn_and_wait(p.argv, env, p.cwd);
+  if (status.started && status.term_signal == 0 && status.exit_code == 0) {
+    log::info("Reporting training SUCCESS");
+    app::write_success(l.paths);
+    return kExitSuccess;
+  }
+  app::FailureReport report{"ExecuteUserScriptError", std::nullopt, "", std::nullopt, command};
+  if (!status.started) {
+    report.message = fmt::format("could not start {}: {}", p.argv.front(), status.start_error);
+    report.exit_code = 127;
+  } else if (status.term_signal != 0) {
+    report.exit_code = -status.term_signal;
+    report.message = fmt::format("killed by signal {}", status.term_signal);
+    if (status.term_signal == SIGKILL) report.extra_info = "OutOfMemory: Process killed by SIGKILL (signal 9)";
+  } else {
+    report.exit_code = status.exit_code;
+    if (status.exit_code == 137) report.extra_info = "OutOfMemory: Process killed by SIGKILL (signal 9)";
+  }
+  log::info("Reporting training FAILURE");
+  log::error("{}", app::format_failure(report));
+  app::write_failure(l.paths, report);
+  return kExitJobFailed;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  // `--mpi [--] CMD ARGS...`: everything after it is the command, verbatim.
+  std::vector<std::string> args(argv + 1, argv + argc);
+  app::Options options;
+  for (std::size_t i = 0; i < args.size(); ++i) {
+    if (args[i] == "--") break;
+    if (args[i] == "--mpi") {
+      std::size_t start = i + 1;
+      if (start < args.size() && args[start] == "--") ++start;
+      options.mpi_command = std::vector<std::string>(args.begin() + static_cast<std::ptrdiff_t>(start), args.end());
+      args.resize(i);
+      break;
+    }
+  }
+
+  CLI::App cli{"smlaunch: the entrypoint of multi-node training containers"};
+  cli.footer(std::string(kExamples));
+  cli.set_version_flag("--version", std::string("smlaunch ") + SMLAUNCH_VERSION);
+  std::string base_dir, runner, log_level, openmpi_version;
+  double peer_timeout = 3600;
+  cli.add_option("--base-dir", base_dir, "the /opt/ml tree (default $SAGEMAKER_BASE_DIR, else /opt/ml)");
+  cli.add_option("--runner", runner, "force a runner: mpi, smddp, torchrun, xla or process");
+  cli.add_option("--log-level", log_level, "debug, info, warning or error");
+  cli.add_option("--peer-timeout", peer_timeout, "seconds to wait for the other hosts (default 3600)");
+  cli.add_option("--openmpi-version", openmpi_version, "4 or 5 (default: detected from mpirun)");
+  bool mpi_flag = false;  // consumed before parsing; declared for --help
+  cli.add_flag("--mpi", mpi_flag, "run CMD under mpirun across the cluster: smlaunch --mpi [--] CMD [ARGS...]");
+  cli.fallthrough();
+  cli.require_subcommand(0, 1);
+  auto* train_cmd = cli.add_subcommand("train", "run the training job (the default)");
+  auto* plan_cmd = cli.add_subcommand("plan", "print this host's launch plan; runs nothing");
+  bool plan_json = false;
+  plan_cmd->add_flag("--json", plan_json, "as one JSON object");
+  auto* env_cmd = cli.add_subcommand("env", "print the environment the user program will see");
+  bool env_json = false, env_export = false;
+  auto* env_json_opt = env_cmd->add_flag("--json", env_json, "as one JSON object");
+  env_cmd->add_flag("--export", env_export, "as export lines for eval in a shell")->excludes(env_json_opt);
+
+  std::vector<std::string> reversed(args.rbegin(), args.rend());
+  std::vector<char*> unused;
+  try {
+    cli.parse(reversed);
+  } catch (const CLI::CallForHelp&) {
+    std::cout << cli.help();
+    return kExitSuccess;
+  } catch (const CLI::CallForVersion&) {
+    std::cout << "smlaunch " << SMLAUNCH_VERSION << "\n";
+    return kExitSuccess;
+  } catch (const CLI::ParseError& e) {
+    if (e.get_exit_code() == 0) {
+      cli.exit(e);
+      return kExitSuccess;
+    }
+    std::fprintf(stderr, "smlaunch: error: command line: %s (see smlaunch --help)\n", e.what());
+    return kExitBadConfig;
+  }
+
+  const Command command = plan_cmd->parsed() ? Command::Plan : env_cmd->parsed() ? Command::Env : Command::Train;
+  (void)train_cmd;
+  const std::string invocation = command_line(argc, argv);
+  config::Environ environ_now = config::current_environ();
+  if (!base_dir.empty()) {
+    // Every host and rank gets these paths: make them absolute.
+    std::error_code ec;
+    const auto absolute = std::filesystem::absolute(base_dir, ec);
+    options.base_dir = ec ? base_dir : absolute.lexically_normal().string();
+    if (options.base_dir->size() > 1 && options.base_dir->back() == '/') options.base_dir->pop_back();
+  }
+
+  try {
+    Diagnostics usage;
+    if (!runner.empty()) {
+      options.runner = plan::parse_runner(runner);
+      if (!options.runner) usage.add("command line", "--runner", "got " + describe_for_message(runner), "mpi, smddp, torchrun, xla or process");
+    }
+    log::Level level = command == Command::Train ? log::Level::Info : log::Level::Warning;
+    if (!log_level.empty() && !log::parse_level(log_level, &level)) {
+      usage.add("command line", "--log-level", "got " + describe_for_message(log_level), "debug, info, warning or error");
+    }
+    log::set_level(level);
+    if (!openmpi_version.empty()) {
+      if (openmpi_version == "4") options.openmpi_version = mpi::OpenMpiVersion::V4;
+      else if (openmpi_version == "5") options.openmpi_version = mpi::OpenMpiVersion::V5;
+      else usage.add("command line", "--openmpi-version", "got " + describe_for_message(openmpi_version), "4 or 5");
+    }
+    if (!(peer_timeout > 0)) usage.add("command line", "--peer-timeout", fmt::format("got {}", peer_timeout), "a number of seconds above 0");
+    usage.checkpoint();
+
+    const auto loaded = app::load(options);
+    switch (command) {
+      case Command::Plan: return print_plan(*loaded, plan_json);
+      case Command::Env: return print_env(*loaded, env_json ? EnvFormat::Json : env_export ? EnvFormat::Export : EnvFormat::Lines);
+      case Command::Train: return train(*loaded, invocation);
+    }
+  } catch (const ConfigError& e) {
+    print_problems(e);
+    if (command == Command::Train) {
+      // Nothing was started; say why where the platform looks (DESIGN.md).
+      const auto base = app::choose_base_dir(options, environ_now);
+      app::write_failure(config::Paths::from_base(base.base),
+                         {"ConfigurationError", kExitBadConfig, join_problems(e), std::nullopt, invocation});
+    }
+    return kExitBadConfig;
+  } catch (const FatalError& e) {
+    std::fprintf(stderr, "smlaunch: error: %s\n", e.what());
+    return e.exit_code();
+  } catch (const std::exception& e) {
+    std::fprintf(stderr, "smlaunch: error: internal error: %s\n", e.what());
+    return kExitJobFailed;
+  }
+  return kExitSuccess;
+}
+
+}  // namespace smlaunch::cli

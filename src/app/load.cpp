@@ -1,0 +1,139 @@
+#include "app/load.hpp"
+
+#include <unistd.h>
+
+#include <chrono>
+#include <filesystem>
+
+#include "app/log.hpp"
+#include "platform/files.hpp"
+#include "platform/subprocess.hpp"
+
+namespace smlaunch::app {
+namespace {
+
+constexpr std::chrono::milliseconds kVersionProbeTimeout{10'000};
+constexpr std::string_view kShimRelativePath = "../lib/smlaunch/libsmlaunch_hostname.so";
+
+std::string path_env(const config::Environ& environ) {
+  return config::lookup(environ, "PATH").value_or("/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin");
+}
+
+// SMLAUNCH_PYTHON, else python3, else python, resolved once to a path.
+std::optional<std::string> find_python(const config::Environ& environ, const std::string& path) {
+  if (const auto forced = config::lookup(environ, "SMLAUNCH_PYTHON"); forced && !forced->empty()) {
+    return platform::find_executable(*forced, path);
+  }
+  if (auto p = platform::find_executable("python3", path)) return p;
+  return platform::find_executable("python", path);
+}
+
+std::string hostname() {
+  char name[256] = {};
+  if (::gethostname(name, sizeof name - 1) != 0) return "localhost";
+  return name;
+}
+
+double now_seconds() {
+  using std::chrono::duration;
+  return duration<double>(std::chrono::system_clock::now().time_since_epoch()).count();
+}
+
+}  // namespace
+
+config::BaseDirChoice choose_base_dir(const Options& options, const config::Environ& environ) {
+  return config::choose_base_dir(options.base_dir, environ, platform::path_exists(std::string(config::kDefaultBaseDir)),
+                                 config::lookup(environ, "HOME").value_or("/root"), now_seconds());
+}
+
+std::string hostname_shim_path(const config::Environ& environ) {
+  if (auto forced = config::lookup(environ, "SMLAUNCH_HOSTNAME_SHIM"); forced && !forced->empty()) {
+    return *forced;
+  }
+  const auto dir = platform::executable_dir().value_or("/usr/bin");
+  return std::filesystem::path(dir).append(kShimRelativePath).lexically_normal().string();
+}
+
+mpi::OpenMpiVersion detect_openmpi_version(const std::string& path) {
+  const auto mpirun = platform::find_executable("mpirun", path);
+  if (!mpirun) return mpi::OpenMpiVersion::V4;
+  // Cheap first: the daemon installed beside the real mpirun binary.
+  std::error_code ec;
+  const auto real = std::filesystem::canonical(*mpirun, ec);
+  if (!ec) {
+    const auto dir = real.parent_path();
+    if (platform::path_exists((dir / "prted").string()) || platform::path_exists((dir / "prterun").string())) {
+      return mpi::OpenMpiVersion::V5;
+    }
+    if (platform::path_exists((dir / "orted").string())) return mpi::OpenMpiVersion::V4;
+  }
+  const auto result = platform::run_capture({*mpirun, "--version"}, path, kVersionProbeTimeout);
+  if (result.ok()) {
+    if (auto v = mpi::parse_mpirun_version(result.out)) return *v;
+  }
+  log::warning("could not tell the Open MPI version of {}: assuming 4 (use --openmpi-version)", *mpirun);
+  return mpi::OpenMpiVersion::V4;
+}
+
+std::unique_ptr<Loaded> load(const Options& options) {
+  auto loaded = std::make_unique<Loaded>();
+  Loaded& l = *loaded;
+  Diagnostics diagnostics;
+
+  // 1. Where the files are (B1-B3); local mode describes this host (B4).
+  l.environ = config::current_environ();
+  l.base = choose_base_dir(options, l.environ);
+  l.paths = config::Paths::from_base(l.base.base);
+  const config::ConfigFiles files = l.base.local_mode ? config::local_mode_files(hostname())
+                                                      : config::load_config_files(l.paths, diagnostics);
+
+  // 2. Hardware and tools.
+  const std::string path = path_env(l.environ);
+  hardware::ProbeInputs probe;
+  probe.path_env = path;
+  probe.cuda_visible_devices = config::lookup(l.environ, "CUDA_VISIBLE_DEVICES");
+  if (files.resource_config.is_dict()) {
+    const py::Value* type = files.resource_config.as_dict().find("current_instance_type");
+    if (type != nullptr && type->is_str()) probe.instance_type = type->as_str();
+  }
+  if (auto nvml = config::lookup(l.environ, "SMLAUNCH_NVML_LIBRARY")) probe.nvml_library = *nvml;
+  config::HostFacts facts;
+  facts.hardware = hardware::probe(probe);
+  facts.smddprun_on_path = platform::find_executable("smddprun", path).has_value();
+  facts.smddpmprun_on_path = platform::find_executable("smddpmprun", path).has_value();
+  for (const auto& w : facts.hardware.warnings) log::warning("{}", w);
+
+  // 3. The training environment, every field checked.
+  l.env = config::build_training_env(l.paths, files, l.environ, facts, diagnostics);
+  diagnostics.checkpoint();
+
+  // 4. The plan.
+  l.inputs.env = &l.env;
+  l.inputs.environ = &l.environ;
+  l.inputs.forced_runner = options.runner;
+  l.inputs.user_command = options.mpi_command;
+  if (options.mpi_command && !options.runner) l.inputs.forced_runner = plan::RunnerKind::Mpi;
+  auto& tools = l.inputs.tools;
+  tools.python = find_python(l.environ, path);
+  tools.torchrun = platform::find_executable("torchrun", path);
+  tools.neuron_parallel_compile = platform::find_executable("neuron_parallel_compile", path);
+  tools.hostname_shim = hostname_shim_path(l.environ);
+  const auto runner = l.inputs.forced_runner.value_or(
+      plan::runner_from_hyperparameters(l.env.additional_framework_parameters));
+  if (options.openmpi_version) {
+    tools.openmpi_version = *options.openmpi_version;
+  } else if (runner == plan::RunnerKind::Mpi || runner == plan::RunnerKind::Smddp) {
+    tools.openmpi_version = detect_openmpi_version(path);
+  }
+  if (l.env.user_entry_point.is_str()) {
+    l.inputs.code.entry_point_exists = platform::is_regular_file(l.paths.code + "/" + l.env.user_entry_point.as_str());
+  }
+  l.inputs.code.has_setup_py = platform::path_exists(l.paths.code + "/setup.py");
+  l.inputs.code.populated = platform::directory_has_entries(l.paths.code);
+
+  l.plan = plan::make_plan(l.inputs, diagnostics);
+  diagnostics.checkpoint();
+  return loaded;
+}
+
+}  // namespace smlaunch::app

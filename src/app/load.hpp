@@ -1,0 +1,53 @@
+// The read-only phases of every subcommand: choose the base directory, read
+// the files, detect the hardware and tools, build the training environment,
+// decide the plan. Validation stops once, after everything was checked.
+#pragma once
+
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "smlaunch/config.hpp"
+#include "smlaunch/plan.hpp"
+
+namespace smlaunch::app {
+
+struct Options {
+  std::optional<std::string> base_dir;
+  std::optional<plan::RunnerKind> runner;
+  std::optional<mpi::OpenMpiVersion> openmpi_version;
+  std::optional<std::vector<std::string>> mpi_command;  // smlaunch --mpi CMD ARGS
+};
+
+/// Everything decided for this host. Not movable: the plan inputs point into it.
+struct Loaded {
+  Loaded() = default;
+  Loaded(const Loaded&) = delete;
+  Loaded& operator=(const Loaded&) = delete;
+
+  config::BaseDirChoice base;
+  config::Paths paths;
+  config::Environ environ;
+  config::TrainingEnv env;
+  plan::PlanInputs inputs;
+  plan::LaunchPlan plan;
+};
+
+/// Runs the phases. Throws ConfigError (all problems at once) on bad input.
+[[nodiscard]] std::unique_ptr<Loaded> load(const Options& options);
+
+/// Where the base directory is, without reading anything else (for the
+/// failure file when loading fails).
+[[nodiscard]] config::BaseDirChoice choose_base_dir(const Options& options, const config::Environ& environ);
+
+/// The LD_PRELOAD hostname shim: $SMLAUNCH_HOSTNAME_SHIM, else
+/// <dir of smlaunch>/../lib/smlaunch/libsmlaunch_hostname.so (same in the
+/// build tree and an installed prefix).
+[[nodiscard]] std::string hostname_shim_path(const config::Environ& environ);
+
+/// The Open MPI major version of `mpirun`: the daemon next to it (orted: 4,
+/// prted: 5), else `mpirun --version`, else 4.
+[[nodiscard]] mpi::OpenMpiVersion detect_openmpi_version(const std::string& path_env);
+
+}  // namespace smlaunch::app

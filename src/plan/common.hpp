@@ -1,0 +1,80 @@
+// What the runners share: the entry point, processes per host, the
+// distribution hosts, custom MPI options and the instance-type lists.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "smlaunch/mpi_options.hpp"
+#include "smlaunch/plan.hpp"
+
+namespace smlaunch::plan {
+
+/// The entry point as resolved (B64-B67, with D37 fixed).
+struct EntryPoint {
+  EntryPointType type = EntryPointType::PythonProgram;
+  std::string name;    // as given: "train.py", "scripts/run.sh"
+  std::string module;  // for packages: name without its trailing ".py"
+};
+
+/// Everything a runner reads, passed as one context.
+struct PlanContext {
+  const PlanInputs& inputs;
+  const config::TrainingEnv& env;
+  const config::Environ& environ;
+  Diagnostics& diagnostics;
+  bool runner_forced = false;
+  EntryPoint entry;                // resolved unless user_command is set
+  std::vector<std::string> args;   // to_cmd_args of the hyperparameters
+  std::vector<std::string> forwarded_names;  // env names the ranks get via -x
+
+  /// The program part of an MPI command: the --mpi command as given, or the
+  /// entry point (under python -m mpi4py for Python entry points).
+  [[nodiscard]] std::vector<std::string> mpi_program();
+};
+
+/// The entry point type (B64): ".sh" -> command; setup.py and a top-level
+/// name -> package; ".py" -> program; else command.
+[[nodiscard]] EntryPointType entry_point_type(std::string_view name, bool has_setup_py);
+
+/// The command that runs the user's program (B65-B67, B69), without a shell:
+/// [python, "-m", module] / [python, name] / ["./name"], plus `args`.
+/// With `under_mpi4py`, Python commands get "-m mpi4py" (B69).
+[[nodiscard]] std::vector<std::string> entry_command(const EntryPoint& entry,
+                                                     const std::string& python,
+                                                     const std::vector<std::string>& args,
+                                                     bool under_mpi4py);
+
+/// Processes per host (B54-B56): sagemaker_mpi_num_of_processes_per_host, else
+/// GPUs, else Neuron cores, else 1. Validated to 1..kMaxProcessesPerHost.
+[[nodiscard]] std::int64_t processes_per_host(PlanContext& ctx);
+
+/// The hosts a distributed runner spans: the distribution hosts, or when a
+/// runner is forced with no distribution groups configured, the current
+/// group's hosts (all hosts without groups). Adds a problem when the current
+/// host is not among them.
+[[nodiscard]] std::vector<std::string> distribution_hosts(PlanContext& ctx, std::string_view runner);
+
+/// Parses a custom-MPI-options hyperparameter (a string; null means none).
+[[nodiscard]] mpi::CustomOptions custom_mpi_options(PlanContext& ctx, std::string_view key);
+
+/// "<h>:<n>" joined with ',' (or bare names when `bare`).
+[[nodiscard]] std::string host_list(const std::vector<std::string>& hosts, std::int64_t pph, bool bare);
+
+/// The value for -x LD_PRELOAD=: the shim, before any existing LD_PRELOAD (D27).
+[[nodiscard]] std::string ld_preload_value(const PlanContext& ctx);
+
+/// B154: instance types with EFA for NCCL, and with EFA RDMA.
+[[nodiscard]] bool is_efa_nccl_instance(std::string_view instance_type);
+[[nodiscard]] bool is_efa_rdma_instance(std::string_view instance_type);
+
+/// The python interpreter, adding a problem when none was found.
+[[nodiscard]] std::string require_python(PlanContext& ctx);
+
+/// The index of `host` in `hosts` (the caller checked it is there).
+[[nodiscard]] std::int64_t index_of(const std::vector<std::string>& hosts, const std::string& host);
+
+}  // namespace smlaunch::plan

@@ -1,0 +1,34 @@
+// Small file-system helpers with explicit failure values (no exceptions).
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <variant>
+
+namespace smlaunch::platform {
+
+enum class ReadFailure { NotFound, TooLarge, NotAFile, IoError };
+
+struct ReadError {
+  ReadFailure failure;
+  std::string detail;       // strerror text or size
+  std::uintmax_t size = 0;  // for TooLarge
+};
+
+/// The whole content of a regular file of at most `max_bytes`, or why not.
+[[nodiscard]] std::variant<std::string, ReadError> read_file(const std::string& path,
+                                                             std::uintmax_t max_bytes);
+
+/// True when `path` exists (any type; symlinks followed).
+[[nodiscard]] bool path_exists(const std::string& path);
+/// True when `path` is a directory with at least one entry.
+[[nodiscard]] bool directory_has_entries(const std::string& path);
+/// True when `path` is a regular file.
+[[nodiscard]] bool is_regular_file(const std::string& path);
+
+/// The directory holding the running executable (/proc/self/exe), or nullopt.
+[[nodiscard]] std::optional<std::string> executable_dir();
+
+}  // namespace smlaunch::platform
