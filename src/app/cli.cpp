@@ -100,6 +100,7 @@ int train(const app::Loaded& l, const std::string& invocation) {
     app::write_failure(l.paths, {"ClusterError", kExitClusterFailed, message, std::nullopt, invocation});
     return kExitClusterFailed;
   }
+  app::prepare_directories(l);
   for (const auto& note : p.notes) log::info("{}", note);
   for (const auto& w : p.warnings) log::warning("{}", w);
 
@@ -225,6 +226,7 @@ int main(int argc, char** argv) {
     }
     if (!(peer_timeout > 0)) usage.add("command line", "--peer-timeout", fmt::format("got {}", peer_timeout), "a number of seconds above 0");
     usage.checkpoint();
+    options.base = app::choose_base_dir(options, environ_now);
 
     const auto loaded = app::load(options);
     switch (command) {
@@ -236,7 +238,7 @@ int main(int argc, char** argv) {
     print_problems(e);
     if (command == Command::Train) {
       // Nothing was started; say why where the platform looks (DESIGN.md).
-      const auto base = app::choose_base_dir(options, environ_now);
+      const auto base = options.base ? *options.base : app::choose_base_dir(options, environ_now);
       app::write_failure(config::Paths::from_base(base.base),
                          {"ConfigurationError", kExitBadConfig, join_problems(e), std::nullopt, invocation});
     }

@@ -75,6 +75,29 @@ mpi::OpenMpiVersion detect_openmpi_version(const std::string& path) {
   return mpi::OpenMpiVersion::V4;
 }
 
+void prepare_directories(const Loaded& l) {
+  std::error_code ec;
+  if (l.base.local_mode) {
+    log::info("Directory /opt/ml does not exist.");
+    log::info("Setting environment variable SAGEMAKER_BASE_DIR as {} .", l.paths.base);
+    for (const auto* dir : {&l.paths.model, &l.paths.input_config, &l.paths.output_data}) {
+      std::filesystem::create_directories(*dir, ec);
+    }
+    const auto files = config::local_mode_files(l.env.current_host);
+    const std::pair<const std::string*, const py::Value*> documents[] = {
+        {&l.paths.hyperparameters_file, &files.hyperparameters},
+        {&l.paths.input_data_config_file, &files.input_data_config},
+        {&l.paths.resource_config_file, &files.resource_config}};
+    for (const auto& [path, value] : documents) {
+      if (!platform::write_file(*path, py::dumps(*value))) {
+        throw FatalError(kExitBadConfig, fmt::format("could not write {}", *path));
+      }
+    }
+  }
+  std::filesystem::create_directories(l.paths.code, ec);  // B5
+  if (ec) throw FatalError(kExitBadConfig, fmt::format("could not create {}: {}", l.paths.code, ec.message()));
+}
+
 std::unique_ptr<Loaded> load(const Options& options) {
   auto loaded = std::make_unique<Loaded>();
   Loaded& l = *loaded;
@@ -82,7 +105,7 @@ std::unique_ptr<Loaded> load(const Options& options) {
 
   // 1. Where the files are (B1-B3); local mode describes this host (B4).
   l.environ = config::current_environ();
-  l.base = choose_base_dir(options, l.environ);
+  l.base = options.base ? *options.base : choose_base_dir(options, l.environ);
   l.paths = config::Paths::from_base(l.base.base);
   const config::ConfigFiles files = l.base.local_mode ? config::local_mode_files(hostname())
                                                       : config::load_config_files(l.paths, diagnostics);

@@ -18,6 +18,9 @@ struct Options {
   std::optional<plan::RunnerKind> runner;
   std::optional<mpi::OpenMpiVersion> openmpi_version;
   std::optional<std::vector<std::string>> mpi_command;  // smlaunch --mpi CMD ARGS
+  /// The base directory when the caller already chose it (so that a failure
+  /// file lands in the same local-mode tree); else chosen by load().
+  std::optional<config::BaseDirChoice> base;
 };
 
 /// Everything decided for this host. Not movable: the plan inputs point into it.
@@ -40,6 +43,11 @@ struct Loaded {
 /// Where the base directory is, without reading anything else (for the
 /// failure file when loading fails).
 [[nodiscard]] config::BaseDirChoice choose_base_dir(const Options& options, const config::Environ& environ);
+
+/// Creates what `train` needs on disk before it runs: the local-mode tree
+/// (B4: model/, input/config/ with the three files, output/data/) and the
+/// code directory (B5). `plan` and `env` never call this.
+void prepare_directories(const Loaded& loaded);
 
 /// The LD_PRELOAD hostname shim: $SMLAUNCH_HOSTNAME_SHIM, else
 /// <dir of smlaunch>/../lib/smlaunch/libsmlaunch_hostname.so (same in the

@@ -59,8 +59,8 @@ std::vector<std::string> entry_command(const EntryPoint& entry, const std::strin
       break;
     case EntryPointType::Command:
       // Executed directly, arguments as separate argv elements (no /bin/sh -c).
-      cmd = {entry.name.find('/') == std::string::npos ? "./" + entry.name : entry.name};
-      if (cmd.front().front() != '.' && cmd.front().front() != '/') cmd.front() = "./" + cmd.front();
+      // Relative to the working directory (the code dir), like the reference's "./name".
+      cmd = {entry.name.starts_with("./") ? entry.name : "./" + entry.name};
       break;
   }
   cmd.insert(cmd.end(), args.begin(), args.end());

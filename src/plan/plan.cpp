@@ -226,6 +226,7 @@ std::string to_text(const LaunchPlan& plan) {
                      plan.argv.empty() ? std::string("(none: waits for the leader)") : command);
   out += fmt::format("environment ({} variables):\n", plan.env.size());
   for (const auto& [name, value] : plan.env) out += fmt::format("  {}={}\n", name, shell_quote(value));
+  if (!plan.hostname_shim.empty()) out += fmt::format("hostname shim:      {}\n", plan.hostname_shim);
   for (const auto& w : plan.warnings) out += fmt::format("warning: {}\n", w);
   return out;
 }

@@ -21,6 +21,10 @@ struct ReadError {
 [[nodiscard]] std::variant<std::string, ReadError> read_file(const std::string& path,
                                                              std::uintmax_t max_bytes);
 
+/// Writes `content` to `path` (created or truncated, mode 0644). False on
+/// any error.
+bool write_file(const std::string& path, std::string_view content);
+
 /// True when `path` exists (any type; symlinks followed).
 [[nodiscard]] bool path_exists(const std::string& path);
 /// True when `path` is a directory with at least one entry.
