@@ -52,7 +52,7 @@ void BM_PlanMpiP4d(benchmark::State& state) {
   for (auto _ : state) {
     Diagnostics diagnostics;
     const config::ConfigFiles files{decode(docs.resource_config), decode(docs.input_data_config),
-                                    decode(docs.hyperparameters)};
+                                    decode(docs.hyperparameters), true};
     const auto env = config::build_training_env(config::Paths::from_base("/opt/ml"), files, environ,
                                                 facts, diagnostics);
     plan::PlanInputs inputs;

@@ -71,6 +71,9 @@ struct ConfigFiles {
   py::Value resource_config;
   py::Value input_data_config;
   py::Value hyperparameters;
+  /// False when resourceconfig.json could not be read as a JSON object:
+  /// then nothing else can be checked against it.
+  bool resource_config_read = true;
 };
 
 /// Reads and JSON-decodes the three files. Every problem (missing, too large,

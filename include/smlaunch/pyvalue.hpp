@@ -50,10 +50,12 @@ class Dict {
   void append(std::string key, Value value);
 
   [[nodiscard]] const std::vector<Item>& items() const { return items_; }
-  [[nodiscard]] std::size_t size() const { return items_.size(); }
-  [[nodiscard]] bool empty() const { return items_.empty(); }
-  [[nodiscard]] auto begin() const { return items_.begin(); }
-  [[nodiscard]] auto end() const { return items_.end(); }
+  // Defined after Value: these instantiate members of std::vector<Item>,
+  // which needs Value complete (clang, and so clang-tidy, reject it before).
+  [[nodiscard]] std::size_t size() const;
+  [[nodiscard]] bool empty() const;
+  [[nodiscard]] auto begin() const;
+  [[nodiscard]] auto end() const;
 
   friend bool operator==(const Dict&, const Dict&);
 
@@ -120,6 +122,11 @@ class Value {
   explicit Value(Storage s) : storage_(std::move(s)) {}
   Storage storage_;
 };
+
+inline std::size_t Dict::size() const { return items_.size(); }
+inline bool Dict::empty() const { return items_.empty(); }
+inline auto Dict::begin() const { return items_.begin(); }
+inline auto Dict::end() const { return items_.end(); }
 
 /// Why a document could not be decoded: a message in Python's words where
 /// that helps ("Expecting value"), and the byte offset.

@@ -5,6 +5,9 @@
 #include <CLI/CLI.hpp>
 #include <nlohmann/json.hpp>
 
+#include <algorithm>
+#include <charconv>
+#include <cmath>
 #include <csignal>
 #include <cstdio>
 #include <filesystem>
@@ -55,6 +58,21 @@ std::string command_line(int argc, char** argv) {
     text += plan::shell_quote(argv[i]);
   }
   return text;
+}
+
+// Whether argv (before parsing succeeded) asked for `train`: no plan/env
+// subcommand word.
+bool is_train_invocation(const std::vector<std::string>& args) {
+  return std::none_of(args.begin(), args.end(), [](const std::string& a) { return a == "plan" || a == "env"; });
+}
+
+// --base-dir's value from raw arguments, for when parsing failed.
+std::optional<std::string> scan_base_dir(const std::vector<std::string>& args) {
+  for (std::size_t i = 0; i < args.size(); ++i) {
+    if (args[i] == "--base-dir" && i + 1 < args.size()) return args[i + 1];
+    if (args[i].starts_with("--base-dir=")) return args[i].substr(std::string_view("--base-dir=").size());
+  }
+  return std::nullopt;
 }
 
 int print_plan(const app::Loaded& l, bool json) {
@@ -158,11 +176,11 @@ int main(int argc, char** argv) {
   cli.footer(std::string(kExamples));
   cli.set_version_flag("--version", std::string("smlaunch ") + SMLAUNCH_VERSION);
   std::string base_dir, runner, log_level, openmpi_version;
-  double peer_timeout = 3600;
+  std::string peer_timeout_text;
   cli.add_option("--base-dir", base_dir, "the /opt/ml tree (default $SAGEMAKER_BASE_DIR, else /opt/ml)");
   cli.add_option("--runner", runner, "force a runner: mpi, smddp, torchrun, xla or process");
   cli.add_option("--log-level", log_level, "debug, info, warning or error");
-  cli.add_option("--peer-timeout", peer_timeout, "seconds to wait for the other hosts (default 3600)");
+  cli.add_option("--peer-timeout", peer_timeout_text, "seconds to wait for the other hosts (default 3600)");
   cli.add_option("--openmpi-version", openmpi_version, "4 or 5 (default: detected from mpirun)");
   bool mpi_flag = false;  // consumed before parsing; declared for --help
   cli.add_flag("--mpi", mpi_flag, "run CMD under mpirun across the cluster: smlaunch --mpi [--] CMD [ARGS...]");
@@ -192,7 +210,17 @@ int main(int argc, char** argv) {
       cli.exit(e);
       return kExitSuccess;
     }
-    std::fprintf(stderr, "smlaunch: error: command line: %s (see smlaunch --help)\n", e.what());
+    const Problem problem{"command line", "arguments", e.what(), "the options listed by smlaunch --help"};
+    std::fprintf(stderr, "smlaunch: error: %s\n", problem.message().c_str());
+    if (is_train_invocation(args)) {
+      // Bad usage of the entrypoint is still a failed job: say so where the platform looks.
+      app::Options fallback;
+      fallback.base_dir = scan_base_dir(args);
+      const auto base = app::choose_base_dir(fallback, config::current_environ());
+      app::write_failure(config::Paths::from_base(base.base),
+                         {"ConfigurationError", kExitBadConfig, problem.message(), std::nullopt,
+                          command_line(argc, argv)});
+    }
     return kExitBadConfig;
   }
 
@@ -224,7 +252,15 @@ int main(int argc, char** argv) {
       else if (openmpi_version == "5") options.openmpi_version = mpi::OpenMpiVersion::V5;
       else usage.add("command line", "--openmpi-version", "got " + describe_for_message(openmpi_version), "4 or 5");
     }
-    if (!(peer_timeout > 0)) usage.add("command line", "--peer-timeout", fmt::format("got {}", peer_timeout), "a number of seconds above 0");
+    if (!peer_timeout_text.empty()) {
+      double seconds = 0;
+      const char* end = peer_timeout_text.data() + peer_timeout_text.size();
+      const auto [ptr, ec] = std::from_chars(peer_timeout_text.data(), end, seconds);
+      if (ec != std::errc() || ptr != end || !(seconds > 0) || !std::isfinite(seconds)) {
+        usage.add("command line", "--peer-timeout", "got " + describe_for_message(peer_timeout_text),
+                  "a number of seconds above 0");
+      }
+    }
     usage.checkpoint();
     options.base = app::choose_base_dir(options, environ_now);
 

@@ -109,6 +109,8 @@ std::unique_ptr<Loaded> load(const Options& options) {
   l.paths = config::Paths::from_base(l.base.base);
   const config::ConfigFiles files = l.base.local_mode ? config::local_mode_files(hostname())
                                                       : config::load_config_files(l.paths, diagnostics);
+  // Without the cluster description nothing else can be checked against it.
+  if (!files.resource_config_read) diagnostics.checkpoint();
 
   // 2. Hardware and tools.
   const std::string path = path_env(l.environ);
@@ -126,9 +128,9 @@ std::unique_ptr<Loaded> load(const Options& options) {
   facts.smddpmprun_on_path = platform::find_executable("smddpmprun", path).has_value();
   for (const auto& w : facts.hardware.warnings) log::warning("{}", w);
 
-  // 3. The training environment, every field checked.
+  // 3. The training environment, every field checked (problems are
+  // reported after planning, so that all of them come in one run).
   l.env = config::build_training_env(l.paths, files, l.environ, facts, diagnostics);
-  diagnostics.checkpoint();
 
   // 4. The plan.
   l.inputs.env = &l.env;

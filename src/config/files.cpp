@@ -67,7 +67,8 @@ BaseDirChoice choose_base_dir(const std::optional<std::string>& cli_base_dir,
 namespace {
 
 py::Value read_document(const std::string& path, std::string_view name, bool required,
-                        Diagnostics& diagnostics) {
+                        Diagnostics& diagnostics, bool* read_ok = nullptr) {
+  if (read_ok != nullptr) *read_ok = false;
   auto empty = py::Value::dict({});
   auto content = platform::read_file(path, kMaxConfigFileBytes);
   if (const auto* error = std::get_if<platform::ReadError>(&content)) {
@@ -108,6 +109,7 @@ py::Value read_document(const std::string& path, std::string_view name, bool req
                     "a JSON object");
     return empty;
   }
+  if (read_ok != nullptr) *read_ok = true;
   return std::move(value);
 }
 
@@ -115,7 +117,8 @@ py::Value read_document(const std::string& path, std::string_view name, bool req
 
 ConfigFiles load_config_files(const Paths& paths, Diagnostics& diagnostics) {
   ConfigFiles files;
-  files.resource_config = read_document(paths.resource_config_file, kResourceConfigFile, true, diagnostics);
+  files.resource_config = read_document(paths.resource_config_file, kResourceConfigFile, true, diagnostics,
+                                        &files.resource_config_read);
   files.input_data_config =
       read_document(paths.input_data_config_file, kInputDataConfigFile, false, diagnostics);
   files.hyperparameters = read_document(paths.hyperparameters_file, kHyperparametersFile, false, diagnostics);
@@ -133,7 +136,7 @@ ConfigFiles local_mode_files(const std::string& host) {
   rc.append("hosts", py::Value::list({py::Value::string(host)}));
   rc.append("current_instance_group", py::Value::string("homogeneousCluster"));
   rc.append("instance_groups", py::Value::list({py::Value::dict(std::move(group))}));
-  return ConfigFiles{py::Value::dict(std::move(rc)), py::Value::dict({}), py::Value::dict({})};
+  return ConfigFiles{py::Value::dict(std::move(rc)), py::Value::dict({}), py::Value::dict({}), true};
 }
 
 DecodedHyperparameters decode_hyperparameters(const py::Dict& raw) {

@@ -44,8 +44,8 @@ std::string optional_string(const py::Dict& doc, std::string_view key, std::stri
                             Diagnostics& diagnostics) {
   const py::Value* v = doc.find(key);
   if (v == nullptr) return std::string(fallback);
-  if (!v->is_str()) {
-    diagnostics.add(std::string(kRc), std::string(key), found_value(*v), "a string");
+  if (!v->is_str() || has_control_character(v->as_str())) {
+    diagnostics.add(std::string(kRc), std::string(key), found_value(*v), "a string without control characters");
     return std::string(fallback);
   }
   return v->as_str();
@@ -142,6 +142,7 @@ void read_instance_groups(TrainingEnv& env, const py::Dict& rc, Diagnostics& dia
       continue;
     }
     const auto names = host_list(*group_hosts, kRc, field + ".hosts", diagnostics);
+    if (!group_hosts->is_list()) continue;  // reported; the group is unusable
     for (std::size_t h = 0; h < names.size(); ++h) {
       if (std::find(env.hosts.begin(), env.hosts.end(), names[h]) == env.hosts.end() && !env.hosts.empty()) {
         diagnostics.add(std::string(kRc), fmt::format("{}.hosts[{}]", field, h),
@@ -262,6 +263,7 @@ void read_distribution(TrainingEnv& env, const py::Dict& rc, Diagnostics& diagno
         return w.as_str() == name;
       });
       if (!distributed) continue;
+      // Only groups with a valid "hosts" list were registered.
       const py::Value* group = env.instance_groups_dict.find(name);
       for (const auto& h : group->as_dict().find("hosts")->as_list()) {
         if (h.is_str()) env.distribution_hosts.push_back(h.as_str());

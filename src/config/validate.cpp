@@ -38,6 +38,13 @@ bool check_host_name(const py::Value& value, std::string_view file, const std::s
   return true;
 }
 
+bool has_control_character(std::string_view text) {
+  return std::any_of(text.begin(), text.end(), [](char c) {
+    const auto b = static_cast<unsigned char>(c);
+    return b < 0x20 || b == 0x7f;
+  });
+}
+
 bool is_interface_name(std::string_view name) {
   constexpr std::size_t kMaxInterfaceName = 15;  // IFNAMSIZ - 1
   if (name.empty() || name.size() > kMaxInterfaceName) return false;
@@ -57,7 +64,12 @@ bool is_channel_name(std::string_view name) {
 
 void check_hyperparameter_keys(const py::Dict& hyperparameters, Diagnostics& diagnostics) {
   for (const auto& [key, value] : hyperparameters) {
-    (void)value;
+    // A string value reaches the environment and argv raw: no NUL possible.
+    if (value.is_str() && value.as_str().find('\0') != std::string::npos) {
+      diagnostics.add(std::string(kHyperparametersFile), describe_for_message(key),
+                      "a value containing a NUL character",
+                      "text without NUL characters (environment values and arguments cannot hold them)");
+    }
     if (key.find('=') != std::string::npos) {
       diagnostics.add(std::string(kHyperparametersFile), describe_for_message(key),
                       "a key containing '='", "a key usable as an environment variable name");
@@ -73,8 +85,9 @@ std::string string_hp_or(const py::Dict& hps, std::string_view key, std::string_
                          Diagnostics& diagnostics) {
   const py::Value* v = hps.find(key);
   if (v == nullptr) return std::string(fallback);
-  if (!v->is_str()) {
-    diagnostics.add(std::string(kHyperparametersFile), std::string(key), found_value(*v), "a string");
+  if (!v->is_str() || v->as_str().find('\0') != std::string::npos) {
+    diagnostics.add(std::string(kHyperparametersFile), std::string(key), found_value(*v),
+                    "a string without NUL characters");
     return std::string(fallback);
   }
   return v->as_str();

@@ -19,6 +19,9 @@ namespace smlaunch::config {
 bool check_host_name(const py::Value& value, std::string_view file, const std::string& field,
                      Diagnostics& diagnostics);
 
+/// True when `text` holds a byte below 0x20 or 0x7f (NUL, newline, ...).
+[[nodiscard]] bool has_control_character(std::string_view text);
+
 /// A Linux interface name: 1-15 bytes, no '/', ',', ':', whitespace or controls.
 [[nodiscard]] bool is_interface_name(std::string_view name);
 
@@ -27,6 +30,7 @@ bool check_host_name(const py::Value& value, std::string_view file, const std::s
 
 /// Hyperparameter keys must be usable in an environment variable name
 /// (no '=' and no NUL, D27); '-' is allowed (SM_HP_LEARNING-RATE, B44).
+/// String values must not hold NUL (they reach env and argv raw).
 void check_hyperparameter_keys(const py::Dict& hyperparameters, Diagnostics& diagnostics);
 
 /// A framework hyperparameter that must be a string when present.

@@ -45,6 +45,7 @@ class NvmlSession {
   NvmlShutdownFn shutdown_;
 };
 
+/// `text` without surrounding blanks and newlines.
 std::string_view trim(std::string_view text) {
   constexpr std::string_view kSpace = " \t\r\n";
   const std::size_t first = text.find_first_not_of(kSpace);
@@ -52,6 +53,7 @@ std::string_view trim(std::string_view text) {
   return text.substr(first, text.find_last_not_of(kSpace) - first + 1);
 }
 
+/// The comma-separated parts of `text` (at least one, maybe empty).
 std::vector<std::string_view> split_commas(std::string_view text) {
   std::vector<std::string_view> parts;
   std::size_t start = 0;

@@ -1,17 +1,17 @@
 // probe(): the part of hardware detection that touches the system — running
-// nvidia-smi / neuron-ls with a timeout, reading the affinity mask and the
-// cgroup files. The parsing lives in gpu.cpp, neuron.cpp and cpu.cpp.
-#include <fcntl.h>
+// nvidia-smi / neuron-ls with a timeout (platform::run_capture), reading the
+// affinity mask and the cgroup files. The parsing lives in gpu.cpp,
+// neuron.cpp and cpu.cpp.
 #include <sched.h>
 #include <unistd.h>
 
 #include <algorithm>
-#include <array>
 #include <cerrno>
 #include <chrono>
 #include <memory>
+#include <variant>
 
-#include "platform/fd.hpp"
+#include "platform/files.hpp"
 #include "platform/subprocess.hpp"
 #include "smlaunch/hardware.hpp"
 
@@ -23,16 +23,18 @@ constexpr std::chrono::milliseconds kProbeTimeout{10'000};
 constexpr std::string_view kNoGpusNote = "No GPUs detected (normal if no gpus installed)";
 constexpr std::string_view kNoNeuronsNote = "No Neurons detected (normal if no neurons installed)";
 constexpr std::size_t kMaxNeuronErrorChars = 500;
-constexpr std::size_t kMaxSmallFileBytes = 64 * 1024;
+constexpr std::size_t kMaxSmallFileBytes = std::size_t{64} * 1024;
 // The affinity mask is read with a set of this many CPUs first, doubled while
 // the kernel says it is too small (hosts with more than 1024 CPUs).
 constexpr std::size_t kInitialCpuSetSize = 1024;
 constexpr std::size_t kLargestCpuSetSize = std::size_t{1} << 22;
 
+/// "10 s" for a duration (whole seconds).
 std::string seconds_text(std::chrono::milliseconds duration) {
   return std::to_string(std::chrono::duration_cast<std::chrono::seconds>(duration).count()) + " s";
 }
 
+/// `text` without surrounding blanks and newlines.
 std::string_view trim(std::string_view text) {
   constexpr std::string_view kSpace = " \t\r\n";
   const std::size_t first = text.find_first_not_of(kSpace);
@@ -125,20 +127,12 @@ void probe_neurons(const ProbeInputs& inputs, Facts& facts) {
 
 // ---- CPUs -------------------------------------------------------------------
 
-/// The first 64 KiB of a file, or nullopt when it cannot be opened or read.
+/// The content of a small file, or nullopt when it is missing, unreadable or
+/// larger than 64 KiB.
 std::optional<std::string> read_small_file(const std::string& path) {
-  const platform::Fd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
-  if (!fd) return std::nullopt;
-  std::string content;
-  std::array<char, 4096> buffer{};
-  while (content.size() < kMaxSmallFileBytes) {
-    const ssize_t got = ::read(fd.get(), buffer.data(), buffer.size());
-    if (got < 0 && errno == EINTR) continue;
-    if (got < 0) return std::nullopt;
-    if (got == 0) break;
-    content.append(buffer.data(), static_cast<std::size_t>(got));
-  }
-  return content;
+  std::variant<std::string, platform::ReadError> read = platform::read_file(path, kMaxSmallFileBytes);
+  if (std::string* content = std::get_if<std::string>(&read)) return std::move(*content);
+  return std::nullopt;
 }
 
 struct CpuSetDeleter {

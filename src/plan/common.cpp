@@ -125,7 +125,7 @@ mpi::CustomOptions custom_mpi_options(PlanContext& ctx, std::string_view key) {
   auto parsed = mpi::parse_custom_options(v->as_str());
   if (const auto* error = std::get_if<mpi::OptionsError>(&parsed)) {
     ctx.diagnostics.add(std::string(kHp), std::string(key), error->message,
-                        "mpirun options that do not set the host list");
+                        "mpirun options written as shell words, without -h/--help or a host list");
     return {};
   }
   return std::get<mpi::CustomOptions>(std::move(parsed));

@@ -34,7 +34,8 @@ std::int64_t num_processes(PlanContext& ctx, std::int64_t slots) {
 // ranks will see it (the hyperparameter mp_parameters, else the launcher's).
 void append_model_parallel(PlanContext& ctx, const LaunchPlan& plan, std::vector<std::string>& argv) {
   std::optional<std::string> mp;
-  if (const std::string* from_hp = plan.env.find("SM_HP_MP_PARAMETERS")) {
+  const std::string* from_hp = plan.env.find("SM_HP_MP_PARAMETERS");
+  if (from_hp != nullptr) {
     mp = *from_hp;
   } else {
     mp = config::lookup(ctx.environ, "SM_HP_MP_PARAMETERS");
@@ -53,7 +54,8 @@ void append_model_parallel(PlanContext& ctx, const LaunchPlan& plan, std::vector
   auto decoded = py::loads(*mp);
   const py::Value* params = std::get_if<py::Value>(&decoded);
   if (params == nullptr || !params->is_dict()) {
-    ctx.diagnostics.add(std::string(config::kHyperparametersFile), "mp_parameters",
+    ctx.diagnostics.add(from_hp != nullptr ? std::string(config::kHyperparametersFile) : "environment",
+                        from_hp != nullptr ? "mp_parameters" : "SM_HP_MP_PARAMETERS",
                         "got " + describe_for_message(*mp), "a JSON object");
     return;
   }

@@ -98,7 +98,7 @@ void base_environment(PlanContext& ctx, LaunchPlan& plan) {
 
   for (const auto& [name, value] : plan.env) {
     if (value.find('\0') != std::string::npos) {
-      ctx.diagnostics.add(std::string(kHp), name, "a value containing a NUL character",
+      ctx.diagnostics.add("environment", name, "a value containing a NUL character",
                           "text without NUL characters (environment values cannot hold them)");
     }
   }

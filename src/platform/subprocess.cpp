@@ -37,7 +37,7 @@ namespace {
 
 using Clock = std::chrono::steady_clock;
 
-constexpr std::size_t kReadChunkBytes = 64 * 1024;
+constexpr std::size_t kReadChunkBytes = std::size_t{64} * 1024;
 // Without pidfd_open (kernels before 5.3, or a seccomp filter refusing it) we
 // cannot poll for the child's exit, so we look at it this often instead.
 constexpr std::chrono::milliseconds kReapPollInterval{5};
@@ -100,8 +100,8 @@ Lookup search_path(std::string_view name, std::string_view path_env) {
   std::size_t start = 0;
   while (true) {
     const std::size_t colon = path_env.find(':', start);
-    const std::string_view dir = path_env.substr(
-        start, colon == std::string_view::npos ? std::string_view::npos : colon - start);
+    const std::string_view dir =
+        path_env.substr(start, colon == std::string_view::npos ? std::string_view::npos : colon - start);
     std::string candidate(dir.empty() ? std::string_view(".") : dir);
     if (candidate.back() != '/') candidate += '/';
     candidate += name;
@@ -343,8 +343,8 @@ CaptureResult run_capture(const std::vector<std::string>& argv, std::string_view
   child_argv.push_back(nullptr);
 
   pid_t pid = -1;
-  if (const int err = ::posix_spawn(&pid, program.c_str(), actions.get(), attributes.get(),
-                                    child_argv.data(), environ);
+  if (const int err =
+          ::posix_spawn(&pid, program.c_str(), actions.get(), attributes.get(), child_argv.data(), environ);
       err != 0) {
     result.start_error = error_text(err);
     return result;
@@ -362,8 +362,8 @@ CaptureResult run_capture(const std::vector<std::string>& argv, std::string_view
 
   while (true) {
     child.try_reap();
-    const bool any_open = std::any_of(streams.begin(), streams.end(),
-                                      [](const Stream& s) { return s.fd.valid(); });
+    const bool any_open =
+        std::any_of(streams.begin(), streams.end(), [](const Stream& s) { return s.fd.valid(); });
     if (child.reaped() && !any_open) break;
 
     const Clock::time_point now = Clock::now();

@@ -27,9 +27,9 @@ constexpr std::chrono::milliseconds kCompileTimeout{120'000};
 
 // Every variable the fakes read; unset after each test.
 constexpr std::array<const char*, 13> kFakeVariables = {
-    "FAKE_NVIDIA_SMI_GPUS", "FAKE_NVIDIA_SMI_MODEL",  "FAKE_NVIDIA_SMI_MIG",  "FAKE_NVIDIA_SMI_EXIT",
-    "FAKE_NVIDIA_SMI_MODE", "FAKE_NEURON_LS_JSON",    "FAKE_NEURON_LS_DEVICES", "FAKE_NEURON_LS_CORES",
-    "FAKE_NEURON_LS_EXIT",  "FAKE_NEURON_LS_ERROR",   "FAKE_NEURON_LS_MODE",  "FAKE_NVML_GPUS",
+    "FAKE_NVIDIA_SMI_GPUS", "FAKE_NVIDIA_SMI_MODEL", "FAKE_NVIDIA_SMI_MIG",    "FAKE_NVIDIA_SMI_EXIT",
+    "FAKE_NVIDIA_SMI_MODE", "FAKE_NEURON_LS_JSON",   "FAKE_NEURON_LS_DEVICES", "FAKE_NEURON_LS_CORES",
+    "FAKE_NEURON_LS_EXIT",  "FAKE_NEURON_LS_ERROR",  "FAKE_NEURON_LS_MODE",    "FAKE_NVML_GPUS",
     "FAKE_NVML_FAIL"};
 
 /// A fresh directory under $TMPDIR, removed with everything in it at the end.
@@ -134,7 +134,7 @@ class GpuProbeNvml : public FakeToolsTest {
 
 // ---- GPUs --------------------------------------------------------------------
 
-TEST_F(GpuProbe, CountsGpusListedByNvidiaSmi) {
+TEST_F(GpuProbe, B35_CountsGpuLinesOfNvidiaSmi) {
   set("FAKE_NVIDIA_SMI_GPUS", "8");
   const Facts facts = probe(fake_inputs());
   EXPECT_EQ(facts.gpus, 8);
@@ -143,7 +143,7 @@ TEST_F(GpuProbe, CountsGpusListedByNvidiaSmi) {
   EXPECT_TRUE(facts.warnings.empty());
 }
 
-TEST_F(GpuProbe, DoesNotCountMigDevicesOrOtherLines) {
+TEST_F(GpuProbe, B35_DoesNotCountMigDevicesOrOtherLines) {
   set("FAKE_NVIDIA_SMI_GPUS", "2");
   set("FAKE_NVIDIA_SMI_MIG", "3");
   EXPECT_EQ(probe(fake_inputs()).gpus, 2);
@@ -153,7 +153,7 @@ TEST_F(GpuProbe, DoesNotCountMigDevicesOrOtherLines) {
   EXPECT_EQ(count_gpu_lines(""), 0);
 }
 
-TEST_F(GpuProbe, FailingNvidiaSmiMeansNoGpusWithANote) {
+TEST_F(GpuProbe, B35_FailingNvidiaSmiMeansNoGpusWithANote) {
   set("FAKE_NVIDIA_SMI_EXIT", "9");
   const Facts facts = probe(fake_inputs());
   EXPECT_EQ(facts.gpus, 0);
@@ -162,14 +162,14 @@ TEST_F(GpuProbe, FailingNvidiaSmiMeansNoGpusWithANote) {
   EXPECT_TRUE(facts.warnings.empty());
 }
 
-TEST_F(GpuProbe, NoDevicesFoundMeansNoGpusWithANote) {
+TEST_F(GpuProbe, B35_NoDevicesFoundMeansNoGpusWithANote) {
   set("FAKE_NVIDIA_SMI_GPUS", "0");  // "No devices were found", exit 6
   const Facts facts = probe(fake_inputs());
   EXPECT_EQ(facts.gpus, 0);
   EXPECT_TRUE(contains_exactly(facts.notes, kNoGpusNote));
 }
 
-TEST_F(GpuProbe, MissingNvidiaSmiMeansNoGpusWithANote) {
+TEST_F(GpuProbe, B35_MissingNvidiaSmiMeansNoGpusWithANote) {
   const Facts facts = probe(no_tool_inputs());
   EXPECT_EQ(facts.gpus, 0);
   EXPECT_EQ(facts.gpu_source, "none");
@@ -186,8 +186,8 @@ TEST_F(GpuProbe, GarbageFromNvidiaSmiCountsNoGpus) {
 TEST_F(GpuProbe, RespectsCudaVisibleDevices) {
   set("FAKE_NVIDIA_SMI_GPUS", "8");
   const std::vector<std::pair<std::optional<std::string>, int>> cases = {
-      {std::nullopt, 8}, {"", 0},        {"0,1", 2}, {"0,1,7,9", 3}, {"GPU-abc", 1},
-      {"-1", 0},         {"0,-1,2", 1},  {"7", 1},   {"8", 0},       {"3,2,1,0", 4}};
+      {std::nullopt, 8}, {"", 0},       {"0,1", 2}, {"0,1,7,9", 3}, {"GPU-abc", 1},
+      {"-1", 0},         {"0,-1,2", 1}, {"7", 1},   {"8", 0},       {"3,2,1,0", 4}};
   for (const auto& [value, expected] : cases) {
     ProbeInputs inputs = fake_inputs();
     inputs.cuda_visible_devices = value;
@@ -202,12 +202,12 @@ TEST_F(GpuProbe, CudaVisibleDevicesFollowsTheCudaRuntimeRules) {
   EXPECT_EQ(apply_cuda_visible_devices(8, std::nullopt), 8);
   EXPECT_EQ(apply_cuda_visible_devices(0, std::nullopt), 0);
   EXPECT_EQ(visible(""), 0);
-  EXPECT_EQ(visible("0, 1 ,2"), 3);        // blanks around entries are fine
-  EXPECT_EQ(visible("0,,1"), 1);           // an empty entry stops the list
-  EXPECT_EQ(visible("abc"), 0);            // garbage first: nothing
-  EXPECT_EQ(visible("1,abc,2"), 1);        // garbage stops the enumeration
-  EXPECT_EQ(visible("1gpu,2"), 2);         // read like strtoul
-  EXPECT_EQ(visible("0,0"), 0);            // a repeated index invalidates the list
+  EXPECT_EQ(visible("0, 1 ,2"), 3);                 // blanks around entries are fine
+  EXPECT_EQ(visible("0,,1"), 1);                    // an empty entry stops the list
+  EXPECT_EQ(visible("abc"), 0);                     // garbage first: nothing
+  EXPECT_EQ(visible("1,abc,2"), 1);                 // garbage stops the enumeration
+  EXPECT_EQ(visible("1gpu,2"), 2);                  // read like strtoul
+  EXPECT_EQ(visible("0,0"), 0);                     // a repeated index invalidates the list
   EXPECT_EQ(visible("99999999999999999999,0"), 0);  // out of range
   EXPECT_EQ(visible("GPU-a,GPU-b"), 2);
   EXPECT_EQ(visible("MIG-a,MIG-b,MIG-c"), 3);
@@ -262,7 +262,7 @@ TEST_F(GpuProbeNvml, AppliesCudaVisibleDevicesToTheNvmlCount) {
 
 // ---- Neuron cores --------------------------------------------------------------
 
-TEST_F(NeuronProbe, SumsNcCountOverTheNeuronLsDevices) {
+TEST_F(NeuronProbe, B36_SumsNcCountOverTheNeuronLsDevices) {
   EXPECT_EQ(probe(fake_inputs()).neuron_cores, 32);  // trn1.32xlarge: 16 devices x 2
 
   set("FAKE_NEURON_LS_DEVICES", "12");  // inf2.48xlarge
@@ -272,14 +272,14 @@ TEST_F(NeuronProbe, SumsNcCountOverTheNeuronLsDevices) {
   EXPECT_TRUE(facts.warnings.empty());
 }
 
-TEST_F(NeuronProbe, MissingNcCountCountsZero) {
+TEST_F(NeuronProbe, B36_MissingNcCountCountsZero) {
   set("FAKE_NEURON_LS_JSON", R"([{"nc_count": 2}, {"neuron_device": 1}, {"nc_count": 8}])");
   EXPECT_EQ(probe(fake_inputs()).neuron_cores, 10);
   set("FAKE_NEURON_LS_JSON", "[]");
   EXPECT_EQ(probe(fake_inputs()).neuron_cores, 0);
 }
 
-TEST_F(NeuronProbe, Trn2_48xlargeHas64CoresWithoutRunningNeuronLs) {
+TEST_F(NeuronProbe, B36_Trn2_48xlargeHas64CoresWithoutRunningNeuronLs) {
   ProbeInputs inputs = no_tool_inputs();
   inputs.instance_type = "ml.trn2.48xlarge";
   Facts facts = probe(inputs);
@@ -305,7 +305,7 @@ TEST_F(NeuronProbe, MissingNeuronLsMeansNoCoresWithANote) {
   EXPECT_TRUE(facts.warnings.empty());
 }
 
-TEST_F(NeuronProbe, GarbageOutputIsAWarningAndNoCores) {
+TEST_F(NeuronProbe, D26_GarbageOutputIsAWarningAndNoCores) {
   set("FAKE_NEURON_LS_MODE", "garbage");
   const Facts facts = probe(fake_inputs());
   EXPECT_EQ(facts.neuron_cores, 0);
@@ -314,7 +314,7 @@ TEST_F(NeuronProbe, GarbageOutputIsAWarningAndNoCores) {
   EXPECT_NE(facts.warnings[0].find("not JSON"), std::string::npos) << facts.warnings[0];
 }
 
-TEST_F(NeuronProbe, NonArrayOrNonIntegerJsonIsAWarningAndNoCores) {
+TEST_F(NeuronProbe, D26_NonArrayOrNonIntegerJsonIsAWarningAndNoCores) {
   for (const char* json : {R"({"nc_count": 2})", R"([{"nc_count": "2"}])", R"([{"nc_count": 1.5}])",
                            R"([{"nc_count": -2}])", R"([{"nc_count": true}])", R"([2, 3])", "null"}) {
     set("FAKE_NEURON_LS_JSON", json);
@@ -324,7 +324,7 @@ TEST_F(NeuronProbe, NonArrayOrNonIntegerJsonIsAWarningAndNoCores) {
   }
 }
 
-TEST_F(NeuronProbe, SumNeuronCoresExplainsWhatIsWrong) {
+TEST_F(NeuronProbe, D26_SumNeuronCoresExplainsWhatIsWrong) {
   std::string error;
   EXPECT_EQ(sum_neuron_cores(R"([{"nc_count": 4}, {"nc_count": 4}])", &error), 8);
   EXPECT_EQ(sum_neuron_cores("", &error), std::nullopt);

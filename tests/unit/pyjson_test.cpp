@@ -20,7 +20,7 @@
 namespace smlaunch::py {
 namespace {
 
-using std::string_view_literals::operator""sv;
+using namespace std::string_view_literals;  // "..."sv keeps embedded NULs
 
 // The decoded value, or a test failure naming the decoder's complaint.
 Value decoded(std::string_view text) {

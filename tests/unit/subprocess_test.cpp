@@ -25,14 +25,16 @@ constexpr std::chrono::milliseconds kGenerousTimeout{60'000};
 constexpr std::chrono::milliseconds kShortTimeout{300};
 // Only to tell "killed at the timeout" from "waited for sleep 100": not a speed check.
 constexpr std::chrono::seconds kFarBelowSleep{50};
-constexpr std::size_t kFiveMegabytes = 5 * 1024 * 1024;
+constexpr std::size_t kFiveMegabytes = std::size_t{5} * 1024 * 1024;
 
 std::string system_path() {
   const char* path = std::getenv("PATH");
   return path != nullptr && *path != '\0' ? path : "/usr/local/bin:/usr/bin:/bin";
 }
 
-std::string strerror_text(int err) { return std::strerror(err); }
+std::string strerror_text(int err) {
+  return std::strerror(err);
+}
 
 /// A fresh directory under $TMPDIR, removed with everything in it at the end.
 class TempDir {
@@ -52,7 +54,7 @@ class TempDir {
 
   /// Writes `content` to `name` with permission bits `mode`; returns the path.
   std::string write(const std::string& name, const std::string& content, ::mode_t mode) const {
-    const std::string file = path_ + "/" + name;
+    std::string file = path_ + "/" + name;
     std::ofstream(file) << content;
     ::chmod(file.c_str(), mode);
     return file;
@@ -111,9 +113,8 @@ std::set<int> inheritable_descriptors() {
 }
 
 TEST(Subprocess, CapturesStdoutAndStderrSeparately) {
-  const CaptureResult r =
-      run_capture({"sh", "-c", "printf 'to out\\n'; printf 'to err\\n' >&2; printf more"}, system_path(),
-                  kGenerousTimeout);
+  const CaptureResult r = run_capture({"sh", "-c", "printf 'to out\\n'; printf 'to err\\n' >&2; printf more"},
+                                      system_path(), kGenerousTimeout);
   ASSERT_TRUE(r.started) << r.start_error;
   EXPECT_TRUE(r.ok());
   EXPECT_EQ(r.exit_code, 0);
@@ -125,7 +126,8 @@ TEST(Subprocess, CapturesStdoutAndStderrSeparately) {
 }
 
 TEST(Subprocess, ReportsExitCode) {
-  const CaptureResult r = run_capture({"sh", "-c", "echo failing >&2; exit 7"}, system_path(), kGenerousTimeout);
+  const CaptureResult r =
+      run_capture({"sh", "-c", "echo failing >&2; exit 7"}, system_path(), kGenerousTimeout);
   ASSERT_TRUE(r.started) << r.start_error;
   EXPECT_FALSE(r.ok());
   EXPECT_EQ(r.exit_code, 7);
@@ -164,9 +166,11 @@ TEST(Subprocess, ReadsLargeOutputOnBothPipesWithoutDeadlock) {
   const std::string size = std::to_string(kFiveMegabytes);
   const std::string script = "head -c " + size + " /dev/zero | tr '\\0' e >&2; head -c " + size +
                              " /dev/zero | tr '\\0' o; head -c " + size + " /dev/zero | tr '\\0' E >&2";
-  const CaptureResult r = run_capture({"sh", "-c", script}, system_path(), kGenerousTimeout, 4 * kFiveMegabytes);
+  const CaptureResult r =
+      run_capture({"sh", "-c", script}, system_path(), kGenerousTimeout, 4 * kFiveMegabytes);
   ASSERT_TRUE(r.started) << r.start_error;
-  EXPECT_TRUE(r.ok()) << "exit " << r.exit_code << " signal " << r.term_signal << " timed out " << r.timed_out;
+  EXPECT_TRUE(r.ok()) << "exit " << r.exit_code << " signal " << r.term_signal << " timed out "
+                      << r.timed_out;
   ASSERT_EQ(r.out.size(), kFiveMegabytes);
   ASSERT_EQ(r.err.size(), 2 * kFiveMegabytes);
   EXPECT_EQ(r.out.find_first_not_of('o'), std::string::npos);
@@ -181,13 +185,15 @@ TEST(Subprocess, CapsEachStreamAndKeepsReadingPastTheCap) {
   const CaptureResult r = run_capture({"sh", "-c", script}, system_path(), kGenerousTimeout, kCap);
   ASSERT_TRUE(r.started) << r.start_error;
   // Not killed by SIGPIPE or blocked: the rest was read and dropped.
-  EXPECT_TRUE(r.ok()) << "exit " << r.exit_code << " signal " << r.term_signal << " timed out " << r.timed_out;
+  EXPECT_TRUE(r.ok()) << "exit " << r.exit_code << " signal " << r.term_signal << " timed out "
+                      << r.timed_out;
   EXPECT_EQ(r.out, std::string(kCap, 'x'));
   EXPECT_EQ(r.err, std::string(kCap, 'y'));
 }
 
 TEST(Subprocess, ZeroCapCapturesNothing) {
-  const CaptureResult r = run_capture({"sh", "-c", "echo out; echo err >&2"}, system_path(), kGenerousTimeout, 0);
+  const CaptureResult r =
+      run_capture({"sh", "-c", "echo out; echo err >&2"}, system_path(), kGenerousTimeout, 0);
   EXPECT_TRUE(r.ok());
   EXPECT_TRUE(r.out.empty());
   EXPECT_TRUE(r.err.empty());
@@ -275,8 +281,8 @@ TEST(Subprocess, LooksProgramsUpInTheGivenPathOnly) {
 }
 
 TEST(Subprocess, PassesArgvVerbatimWithoutAShell) {
-  const std::vector<std::string> args = {"two words", "'single'", "\"double\"", "$(echo injected)",
-                                         "`id`",      "*",        "a;b|c&&d",   "$HOME",
+  const std::vector<std::string> args = {"two words", "'single'",    "\"double\"", "$(echo injected)",
+                                         "`id`",      "*",           "a;b|c&&d",   "$HOME",
                                          "",          "back\\slash", "new\nline"};
   std::vector<std::string> argv = {"printf", "[%s]\\n"};
   argv.insert(argv.end(), args.begin(), args.end());
@@ -287,7 +293,8 @@ TEST(Subprocess, PassesArgvVerbatimWithoutAShell) {
   for (const std::string& arg : args) expected += "[" + arg + "]\n";
   EXPECT_EQ(r.out, expected);
 
-  const CaptureResult echo = run_capture({"/bin/echo", "$(echo injected)", "a  b"}, system_path(), kGenerousTimeout);
+  const CaptureResult echo =
+      run_capture({"/bin/echo", "$(echo injected)", "a  b"}, system_path(), kGenerousTimeout);
   EXPECT_EQ(echo.out, "$(echo injected) a  b\n");
 }
 
@@ -320,9 +327,9 @@ TEST(Subprocess, ChildInheritsNoDescriptorOfOurs) {
   const std::set<int> ours_inheritable = inheritable_descriptors();
   // Lists the shell's open descriptors (the glob's own directory descriptor is
   // closed again by the time the loop tests each entry).
-  const CaptureResult r = run_capture(
-      {"sh", "-c", "for f in /proc/$$/fd/*; do [ -e \"$f\" ] && echo \"${f##*/}\"; done"}, system_path(),
-      kGenerousTimeout);
+  const CaptureResult r =
+      run_capture({"sh", "-c", "for f in /proc/$$/fd/*; do [ -e \"$f\" ] && echo \"${f##*/}\"; done"},
+                  system_path(), kGenerousTimeout);
   ASSERT_TRUE(r.started) << r.start_error;
   std::istringstream lines(r.out);
   std::set<int> child_fds;

@@ -54,7 +54,7 @@ struct Job {
 
   /// Builds the training environment (problems go to `diagnostics`).
   const config::TrainingEnv& build() {
-    const config::ConfigFiles files{json(resource_config), json(input_data_config), json(hyperparameters)};
+    const config::ConfigFiles files{json(resource_config), json(input_data_config), json(hyperparameters), true};
     env = config::build_training_env(config::Paths::from_base(base), files, environ, facts, diagnostics);
     return env;
   }
