@@ -154,7 +154,7 @@ class Decoder {
 
   std::variant<Value, DecodeError> run() {
     if (const std::size_t bad = detail::utf8_error_offset(text_); bad != std::string_view::npos) {
-      return DecodeError{"Invalid UTF-8: byte 0x" + byte_hex(bad) + " does not start a well-formed sequence", bad};
+      return DecodeError{"Invalid UTF-8: the sequence starting with byte 0x" + byte_hex(bad) + " is not well formed", bad};
     }
     if (text_.starts_with("\xEF\xBB\xBF")) {
       return DecodeError{"Unexpected UTF-8 BOM (decode using utf-8-sig)", 0};
@@ -325,10 +325,11 @@ class Decoder {
     const std::size_t begin = pos_;
     const std::size_t n = text_.size();
     std::size_t i = pos_ + 1;
+    const char* const data = text_.data();  // raw bytes: this loop is the hot one, even in debug builds
     for (;;) {
       const std::size_t run_start = i;
-      while (i < n && text_[i] != '"' && text_[i] != '\\' && static_cast<unsigned char>(text_[i]) >= 0x20) ++i;
-      out.append(text_.data() + run_start, i - run_start);
+      while (i < n && data[i] != '"' && data[i] != '\\' && static_cast<unsigned char>(data[i]) >= 0x20) ++i;
+      out.append(data + run_start, i - run_start);
       if (i >= n) return fail("Unterminated string starting at", begin);
       if (text_[i] == '"') {
         pos_ = i + 1;

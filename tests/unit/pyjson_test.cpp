@@ -487,8 +487,10 @@ TEST(PyLoads, KeepsDuplicateKeySemanticsInDictsLargeEnoughToBeHashed) {
 TEST(PyLoads, DecodesAMillionKeyDictWithDuplicatesWithoutQuadraticWork) {
   constexpr int kKeys = 1'000'000;
   std::string text = "{";
+  text.reserve(static_cast<std::size_t>(kKeys) * 20);
   for (int k = 0; k < kKeys; ++k) {
-    text += "\"key" + std::to_string(k) + "\":" + std::to_string(k) + ",";
+    const std::string number = std::to_string(k);
+    text.append("\"key").append(number).append("\":").append(number).push_back(',');
   }
   text += "\"key7\":\"again\",\"key999999\":null}";
   const Value v = decoded(text);
