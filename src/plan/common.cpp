@@ -114,6 +114,24 @@ std::vector<std::string> distribution_hosts(PlanContext& ctx, std::string_view r
   return hosts;
 }
 
+void assign_hosts_and_role(PlanContext& ctx, LaunchPlan& plan, std::string_view runner, Launch launch) {
+  plan.hosts = distribution_hosts(ctx, runner);
+  plan.leader = plan.hosts.empty() ? ctx.env.current_host : plan.hosts.front();
+  if (launch == Launch::OnEveryNode) {
+    plan.role = Role::Node;
+  } else {
+    plan.role = ctx.env.current_host == plan.leader ? Role::Leader : Role::Worker;
+  }
+}
+
+void append_credential_names(const PlanContext& ctx, std::vector<std::string>& argv) {
+  static constexpr std::string_view kCredentialNames[] = {"AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY",
+                                                          "AWS_SESSION_TOKEN"};
+  for (std::string_view name : kCredentialNames) {
+    if (config::lookup(ctx.environ, name)) argv.insert(argv.end(), {"-x", std::string(name)});
+  }
+}
+
 mpi::CustomOptions custom_mpi_options(PlanContext& ctx, std::string_view key) {
   const py::Value* v = ctx.env.additional_framework_parameters.find(key);
   if (v == nullptr || v->is_none()) return {};

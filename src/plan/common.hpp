@@ -58,6 +58,18 @@ struct PlanContext {
 /// host is not among them.
 [[nodiscard]] std::vector<std::string> distribution_hosts(PlanContext& ctx, std::string_view runner);
 
+/// Who runs the command: the leader alone (the others serve sshd and wait),
+/// or every node its own.
+enum class Launch { FromLeader, OnEveryNode };
+
+/// Sets plan.hosts (distribution_hosts()), plan.leader (the first of them)
+/// and plan.role (Node, or Leader/Worker).
+void assign_hosts_and_role(PlanContext& ctx, LaunchPlan& plan, std::string_view runner, Launch launch);
+
+/// Appends `-x NAME` for each AWS credential variable that is set (B95),
+/// by name only: the value never appears in argv.
+void append_credential_names(const PlanContext& ctx, std::vector<std::string>& argv);
+
 /// Parses a custom-MPI-options hyperparameter (a string; null means none).
 [[nodiscard]] mpi::CustomOptions custom_mpi_options(PlanContext& ctx, std::string_view key);
 

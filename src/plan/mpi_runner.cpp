@@ -13,9 +13,6 @@ namespace {
 constexpr std::string_view kCustomOptionsKey = "sagemaker_mpi_custom_mpi_options";
 constexpr std::string_view kNumProcessesKey = "sagemaker_mpi_num_processes";
 constexpr std::string_view kDefaultNcclDebug = "INFO";
-// B95, in this order, each forwarded by name when set.
-constexpr std::string_view kCredentialNames[] = {"AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY",
-                                                 "AWS_SESSION_TOKEN"};
 
 std::int64_t num_processes(PlanContext& ctx, std::int64_t slots) {
   const py::Value* v = ctx.env.additional_framework_parameters.find(kNumProcessesKey);
@@ -70,9 +67,7 @@ void append_model_parallel(PlanContext& ctx, const LaunchPlan& plan, std::vector
 class MpiRunner final : public Runner {
  public:
   void plan(PlanContext& ctx, LaunchPlan& plan) const override {
-    plan.hosts = distribution_hosts(ctx, "mpi");
-    plan.leader = plan.hosts.empty() ? ctx.env.current_host : plan.hosts.front();
-    plan.role = ctx.env.current_host == plan.leader ? Role::Leader : Role::Worker;
+    assign_hosts_and_role(ctx, plan, "mpi", Launch::FromLeader);
     plan.processes_per_host = processes_per_host(ctx);
     const std::int64_t slots = plan.processes_per_host * static_cast<std::int64_t>(plan.hosts.size());
     plan.num_processes = num_processes(ctx, slots);
@@ -95,9 +90,7 @@ class MpiRunner final : public Runner {
     const std::string& type = ctx.env.current_instance_type;                           // B93
     if (is_efa_nccl_instance(type)) argv.insert(argv.end(), {"-x", "FI_PROVIDER=efa", "-x", "NCCL_PROTO=simple"});
     if (is_efa_rdma_instance(type)) argv.insert(argv.end(), {"-x", "FI_EFA_USE_DEVICE_RDMA=1"});
-    for (std::string_view name : kCredentialNames) {  // B95
-      if (config::lookup(ctx.environ, name)) argv.insert(argv.end(), {"-x", std::string(name)});
-    }
+    append_credential_names(ctx, argv);  // B95
     for (const auto& name : ctx.forwarded_names) argv.insert(argv.end(), {"-x", name});  // B96
     append_model_parallel(ctx, plan, argv);                                               // B97
     const auto program = ctx.mpi_program();

@@ -9,8 +9,6 @@ namespace {
 constexpr std::string_view kCustomOptionsKey = "sagemaker_distributed_dataparallel_custom_mpi_options";
 constexpr std::string_view kServerPort = "7592";
 constexpr std::string_view kDefaultNcclDebug = "INFO";
-constexpr std::string_view kCredentialNames[] = {"AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY",
-                                                 "AWS_SESSION_TOKEN"};
 
 // B123: the framework parameter sagemaker_instance_type wins.
 std::string instance_type(const PlanContext& ctx) {
@@ -22,9 +20,7 @@ std::string instance_type(const PlanContext& ctx) {
 class SmddpRunner final : public Runner {
  public:
   void plan(PlanContext& ctx, LaunchPlan& plan) const override {
-    plan.hosts = distribution_hosts(ctx, "smddp");
-    plan.leader = plan.hosts.empty() ? ctx.env.current_host : plan.hosts.front();
-    plan.role = ctx.env.current_host == plan.leader ? Role::Leader : Role::Worker;
+    assign_hosts_and_role(ctx, plan, "smddp", Launch::FromLeader);
     plan.processes_per_host = processes_per_host(ctx);
     // B121: always pph x hosts; sagemaker_mpi_num_processes does not apply.
     plan.num_processes = plan.processes_per_host * static_cast<std::int64_t>(plan.hosts.size());
@@ -59,9 +55,7 @@ class SmddpRunner final : public Runner {
     }
     // D39 fixed: the ranks get the SM_* variables and credentials through -x,
     // as under the MPI runner, instead of depending on /etc/environment.
-    for (std::string_view name : kCredentialNames) {
-      if (config::lookup(ctx.environ, name)) argv.insert(argv.end(), {"-x", std::string(name)});
-    }
+    append_credential_names(ctx, argv);
     for (const auto& name : ctx.forwarded_names) argv.insert(argv.end(), {"-x", name});
     if (ctx.env.is_smddprun_installed) {
       argv.push_back(ctx.inputs.tools.smddprun);

@@ -12,9 +12,7 @@ constexpr std::string_view kMasterPort = "7777";
 class TorchrunRunner final : public Runner {
  public:
   void plan(PlanContext& ctx, LaunchPlan& plan) const override {
-    plan.hosts = distribution_hosts(ctx, "torchrun");
-    plan.leader = plan.hosts.empty() ? ctx.env.current_host : plan.hosts.front();
-    plan.role = Role::Node;
+    assign_hosts_and_role(ctx, plan, "torchrun", Launch::OnEveryNode);
     plan.processes_per_host = processes_per_host(ctx);
     plan.num_processes = plan.processes_per_host * static_cast<std::int64_t>(plan.hosts.size());
 

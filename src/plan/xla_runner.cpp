@@ -13,9 +13,7 @@ constexpr std::string_view kMeshServicePort = "53957";
 class XlaRunner final : public Runner {
  public:
   void plan(PlanContext& ctx, LaunchPlan& plan) const override {
-    plan.hosts = distribution_hosts(ctx, "xla");
-    plan.leader = plan.hosts.empty() ? ctx.env.current_host : plan.hosts.front();
-    plan.role = Role::Node;
+    assign_hosts_and_role(ctx, plan, "xla", Launch::OnEveryNode);
     const int gpus = ctx.env.hardware.gpus;
     plan.processes_per_host = gpus;
     plan.num_processes = static_cast<std::int64_t>(gpus) * static_cast<std::int64_t>(plan.hosts.size());

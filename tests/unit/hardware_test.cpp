@@ -4,6 +4,8 @@
 #include "smlaunch/hardware.hpp"
 
 #include <gtest/gtest.h>
+
+#include "test_support.hpp"
 #include <sched.h>
 #include <stdlib.h>
 #include <sys/stat.h>
@@ -32,32 +34,7 @@ constexpr std::array<const char*, 13> kFakeVariables = {
     "FAKE_NEURON_LS_EXIT",  "FAKE_NEURON_LS_ERROR",  "FAKE_NEURON_LS_MODE",    "FAKE_NVML_GPUS",
     "FAKE_NVML_FAIL"};
 
-/// A fresh directory under $TMPDIR, removed with everything in it at the end.
-class TempDir {
- public:
-  TempDir() {
-    std::string pattern = (std::filesystem::temp_directory_path() / "smlaunch-hardware-XXXXXX").string();
-    if (::mkdtemp(pattern.data()) == nullptr) throw std::runtime_error("mkdtemp failed");
-    path_ = pattern;
-  }
-  TempDir(const TempDir&) = delete;
-  TempDir& operator=(const TempDir&) = delete;
-  ~TempDir() {
-    std::error_code ec;
-    std::filesystem::remove_all(path_, ec);
-  }
-  [[nodiscard]] const std::string& path() const { return path_; }
-
-  /// Writes `content` to the relative path `name` (creating directories).
-  void write(const std::string& name, const std::string& content) const {
-    const std::filesystem::path file = std::filesystem::path(path_) / name;
-    std::filesystem::create_directories(file.parent_path());
-    std::ofstream(file) << content;
-  }
-
- private:
-  std::string path_;
-};
+using smlaunch::test::TempDir;
 
 bool contains(const std::vector<std::string>& lines, std::string_view text) {
   return std::any_of(lines.begin(), lines.end(),

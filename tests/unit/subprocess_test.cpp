@@ -4,6 +4,8 @@
 
 #include <fcntl.h>
 #include <gtest/gtest.h>
+
+#include "test_support.hpp"
 #include <signal.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -36,33 +38,7 @@ std::string strerror_text(int err) {
   return std::strerror(err);
 }
 
-/// A fresh directory under $TMPDIR, removed with everything in it at the end.
-class TempDir {
- public:
-  TempDir() {
-    std::string pattern = (std::filesystem::temp_directory_path() / "smlaunch-subprocess-XXXXXX").string();
-    if (::mkdtemp(pattern.data()) == nullptr) throw std::runtime_error("mkdtemp failed");
-    path_ = pattern;
-  }
-  TempDir(const TempDir&) = delete;
-  TempDir& operator=(const TempDir&) = delete;
-  ~TempDir() {
-    std::error_code ec;
-    std::filesystem::remove_all(path_, ec);
-  }
-  [[nodiscard]] const std::string& path() const { return path_; }
-
-  /// Writes `content` to `name` with permission bits `mode`; returns the path.
-  std::string write(const std::string& name, const std::string& content, ::mode_t mode) const {
-    std::string file = path_ + "/" + name;
-    std::ofstream(file) << content;
-    ::chmod(file.c_str(), mode);
-    return file;
-  }
-
- private:
-  std::string path_;
-};
+using smlaunch::test::TempDir;
 
 /// Changes the working directory for one scope.
 class ScopedChdir {

@@ -4,7 +4,10 @@
 
 #include <gtest/gtest.h>
 
+#include <sys/stat.h>
+
 #include <cstdlib>
+#include <stdexcept>
 #include <filesystem>
 #include <fstream>
 #include <string>
@@ -68,12 +71,13 @@ struct Job {
   }
 };
 
-/// A directory removed at the end of the test.
+/// A fresh directory under $TMPDIR, removed with everything in it at the end.
 class TempDir {
  public:
   TempDir() {
     std::string tmpl = (std::filesystem::temp_directory_path() / "smlaunch-test-XXXXXX").string();
-    path_ = ::mkdtemp(tmpl.data());
+    if (::mkdtemp(tmpl.data()) == nullptr) throw std::runtime_error("mkdtemp failed");
+    path_ = tmpl;
   }
   ~TempDir() {
     std::error_code ec;
@@ -82,11 +86,14 @@ class TempDir {
   TempDir(const TempDir&) = delete;
   TempDir& operator=(const TempDir&) = delete;
   [[nodiscard]] const std::string& path() const { return path_; }
-  /// Writes `content` to path()/relative, creating directories.
-  void write(const std::string& relative, std::string_view content) const {
+  /// Writes `content` to path()/relative (creating directories) with
+  /// permission bits `mode`; returns the file's path.
+  std::string write(const std::string& relative, std::string_view content, ::mode_t mode = 0644) const {
     const auto file = std::filesystem::path(path_) / relative;
     std::filesystem::create_directories(file.parent_path());
     std::ofstream(file, std::ios::binary) << content;
+    std::filesystem::permissions(file, static_cast<std::filesystem::perms>(mode));
+    return file.string();
   }
 
  private:
