@@ -38,11 +38,10 @@ def make_tree(root, hosts):
 
 
 def measure(helper, binary, base, env, runs):
-    """(median ms, p90 ms, peak RSS MiB) from the C helper (see spawn_measure.c)."""
+    """(median ms, p90 ms, median CPU ms, peak RSS MiB) from the C helper (spawn_measure.c)."""
     out = subprocess.run([helper, str(runs), binary, "--base-dir", base, "plan", "--json"],
                          env=env, check=True, capture_output=True, text=True).stdout
-    median, p90, rss = (float(x) for x in out.split())
-    return median, p90, rss
+    return tuple(float(x) for x in out.split())
 
 
 def main():
@@ -55,14 +54,31 @@ def main():
     env = {"PATH": "/usr/bin:/bin", "HOME": os.environ.get("HOME", "/root"),
            "SMLAUNCH_PYTHON": "/usr/bin/python3"}
     print(f"machine: {platform.node()} {os.cpu_count()} CPUs, {platform.platform()}")
-    print(f"{'config':<22}{'runs':>6}{'median ms':>12}{'p90 ms':>10}{'peak RSS MiB':>15}")
+    print(f"{'config':<22}{'runs':>6}{'wall median ms':>16}{'wall p90 ms':>13}{'CPU median ms':>15}"
+          f"{'peak RSS MiB':>14}")
+    load = os.getloadavg()[0]
+    print(f"load average (1 min) at start: {load:.2f}")
     with tempfile.TemporaryDirectory() as tmp:
+        # Baselines in the same run: the cost of starting any process at all.
+        baselines = {"empty C program": ("c", "int main(void) { return 0; }\n"),
+                     "C++ hello (libstdc++)": ("c++", "#include <iostream>\nint main() { std::cout << \"{}\" << std::endl; }\n")}
+        for name, (compiler, source) in baselines.items():
+            src = os.path.join(tmp, "baseline." + ("c" if compiler == "c" else "cpp"))
+            exe = os.path.join(tmp, "baseline")
+            with open(src, "w") as f:
+                f.write(source)
+            subprocess.run(["cc" if compiler == "c" else "c++", "-O2", src, "-o", exe], check=True)
+            out = subprocess.run([helper, str(args.runs), exe], check=True, capture_output=True,
+                                 text=True).stdout
+            median, p90, cpu, rss = (float(x) for x in out.split())
+            print(f"{name:<22}{args.runs:>6}{median:>16.2f}{p90:>13.2f}{cpu:>15.2f}{rss:>14.1f}")
         for hosts in (4, 512):
             base = os.path.join(tmp, f"h{hosts}", "opt", "ml")
             make_tree(base, hosts)
             measure(helper, binary, base, env, 3)  # warm the page cache
-            median, p90, rss = measure(helper, binary, base, env, args.runs)
-            print(f"{f'{hosts} hosts p4d mpi':<22}{args.runs:>6}{median:>12.2f}{p90:>10.2f}{rss:>15.1f}")
+            median, p90, cpu, rss = measure(helper, binary, base, env, args.runs)
+            print(f"{f'{hosts} hosts p4d mpi':<22}{args.runs:>6}{median:>16.2f}{p90:>13.2f}{cpu:>15.2f}"
+                  f"{rss:>14.1f}")
 
 
 if __name__ == "__main__":
