@@ -152,6 +152,15 @@ TEST(TrainingEnv, B15_B16_SplitOfHyperparameters) {
   EXPECT_TRUE(env.sagemaker_hyperparameters.contains("_tuning_objective_metric"));
 }
 
+TEST(TrainingEnv, B21_S3OutputIsAFixedKeyNeitherFrameworkParameterNorArgument) {
+  Job job;
+  job.hyperparameters = R"({"sagemaker_program":"\"t.py\"","sagemaker_s3_output":"\"s3://b/out\""})";
+  const auto& env = job.build();
+  EXPECT_EQ(env.sagemaker_hyperparameters.find("sagemaker_s3_output")->as_str(), "s3://b/out");
+  EXPECT_FALSE(env.additional_framework_parameters.contains("sagemaker_s3_output"));
+  EXPECT_FALSE(env.hyperparameters.contains("sagemaker_s3_output"));
+}
+
 TEST(TrainingEnv, B17_B18_EntryPointFromEnvironmentOrHyperparameter) {
   Job job;
   job.environ["SAGEMAKER_PROGRAM"] = "from_env.py";

@@ -197,7 +197,7 @@ TEST(EntryPoint, B69_MpiPythonCommandsRunUnderMpi4py) {
             (std::vector<std::string>{"/usr/bin/python3", "-m", "mpi4py", "-m", "train", "--lr", "1"}));
 }
 
-TEST(EntryPoint, MissingOrEscapingEntryPointIsAnError) {
+TEST(EntryPoint, B60_MissingOrEscapingEntryPointIsAnErrorUnlessCodeIsStillToBeFetched) {
   for (const char* name : {"../escape.py", "/abs/train.py", "a/../../b.py"}) {
     Job job;
     job.hyperparameters = std::string(R"({"sagemaker_program":")") + "\\\"" + name + "\\\"\"}";
