@@ -16,6 +16,7 @@
 #include "app/load.hpp"
 #include "app/log.hpp"
 #include "app/report.hpp"
+#include "app/secrets.hpp"
 #include "platform/spawn.hpp"
 
 #ifndef SMLAUNCH_VERSION
@@ -75,9 +76,19 @@ std::optional<std::string> scan_base_dir(const std::vector<std::string>& args) {
   return std::nullopt;
 }
 
+// A copy of the plan fit for logs and terminals: secrets masked.
+plan::LaunchPlan display_plan(const app::Loaded& l) {
+  plan::LaunchPlan shown = l.plan;
+  shown.env = app::masked_environment(l.env, l.plan);
+  shown.argv = app::masked_argv(l.env, l.plan.argv);
+  return shown;
+}
+
+// `plan --json` is a machine contract and keeps real values; the text form
+// is for people and masks secrets.
 int print_plan(const app::Loaded& l, bool json) {
   for (const auto& w : l.plan.warnings) log::warning("{}", w);
-  std::cout << (json ? plan::to_json(l.plan) + "\n" : plan::to_text(l.plan)) << std::flush;
+  std::cout << (json ? plan::to_json(l.plan) + "\n" : plan::to_text(display_plan(l))) << std::flush;
   return kExitSuccess;
 }
 
@@ -128,9 +139,13 @@ int train(const app::Loaded& l, const std::string& invocation) {
   env.reserve(merged.size());
   for (const auto& [name, value] : merged) env.push_back(name + "=" + value);
 
+  const plan::LaunchPlan shown = display_plan(l);
   std::string command;
-  for (const auto& a : p.argv) command += (command.empty() ? "" : " ") + plan::shell_quote(a);
-  log::info("Invoking user script\n\nInvoking script with the following command:\n\n{}\n", command);
+  for (const auto& a : shown.argv) command += (command.empty() ? "" : " ") + plan::shell_quote(a);
+  std::string variables;
+  for (const auto& [name, value] : shown.env) variables += name + "=" + value + "\n";
+  log::info("Invoking user script\n\nEnvironment variables:\n\n{}\nInvoking script with the following command:\n\n{}\n",
+            variables, command);
   const auto status = platform::spawn_and_wait(p.argv, env, p.cwd);
   if (status.started && status.term_signal == 0 && status.exit_code == 0) {
     log::info("Reporting training SUCCESS");

@@ -1,0 +1,40 @@
+// Masking secrets in what smlaunch prints (SPEC "Logging hygiene", D30).
+//
+// The reference logs every SM_* value, hyperparameters included, in its
+// "Invoking user script" block. A value is masked when its name looks like a
+// secret: it contains SECRET, TOKEN, PASSWORD, PASSWD, CREDENTIAL or
+// PRIVATE, or KEY as a word of the name (API_KEY, SM_HP_KEY, ...), unless
+// the name is known to be safe (AWS_ACCESS_KEY_ID, an identifier; key_size,
+// ...). Hyperparameters are masked before the SM_* values are derived, so a
+// secret does not leak through SM_HPS, SM_TRAINING_ENV or SM_USER_ARGS
+// either.
+#pragma once
+
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "smlaunch/config.hpp"
+#include "smlaunch/plan.hpp"
+
+namespace smlaunch::app {
+
+inline constexpr std::string_view kMasked = "****";
+
+/// True when a variable or hyperparameter called `name` holds a secret.
+[[nodiscard]] bool is_secret_name(std::string_view name);
+
+/// A copy of `env` whose secret hyperparameters (user and framework) are
+/// replaced by kMasked.
+[[nodiscard]] config::TrainingEnv mask_training_env(const config::TrainingEnv& env);
+
+/// `plan.env` for display: secret names masked, and SM_* values rebuilt from
+/// the masked training environment.
+[[nodiscard]] env::EnvMap masked_environment(const config::TrainingEnv& env, const plan::LaunchPlan& plan);
+
+/// `argv` for display: the value after a hyperparameter flag of a secret
+/// hyperparameter ("--api_token X") is masked.
+[[nodiscard]] std::vector<std::string> masked_argv(const config::TrainingEnv& env,
+                                                   const std::vector<std::string>& argv);
+
+}  // namespace smlaunch::app
