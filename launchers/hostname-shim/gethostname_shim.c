@@ -47,7 +47,7 @@ static const char kDefaultBaseDir[] = "/opt/ml";
 static const char kConfigSuffix[] = "input/config/resourceconfig.json";
 static const char kKey[] = "current_host";
 
-typedef int (*gethostname_fn)(char *, size_t);
+typedef int (*gethostname_fn)(char*, size_t);
 
 /* Written once under g_once, read-only afterwards. */
 static pthread_once_t g_once = PTHREAD_ONCE_INIT;
@@ -66,24 +66,32 @@ typedef unsigned char uchar;
 #define STR_NUL 1u       /* a \u0000 escape */
 #define STR_SURROGATE 2u /* an unpaired surrogate escape */
 
-static int is_ws(uchar c) { return c == ' ' || c == '\t' || c == '\n' || c == '\r'; }
-static int is_digit(uchar c) { return c >= '0' && c <= '9'; }
+static int is_ws(uchar c) {
+  return c == ' ' || c == '\t' || c == '\n' || c == '\r';
+}
+static int is_digit(uchar c) {
+  return c >= '0' && c <= '9';
+}
 
-static uchar *skip_ws(uchar *p, const uchar *end) {
+static uchar* skip_ws(uchar* p, const uchar* end) {
   while (p < end && is_ws(*p)) ++p;
   return p;
 }
 
-static int hex4(const uchar *p, const uchar *end, unsigned *out) {
+static int hex4(const uchar* p, const uchar* end, unsigned* out) {
   unsigned value = 0;
   if (end - p < 4) return 0;
   for (int i = 0; i < 4; ++i) {
     const uchar c = p[i];
     unsigned digit;
-    if (c >= '0' && c <= '9') digit = (unsigned)(c - '0');
-    else if (c >= 'a' && c <= 'f') digit = (unsigned)(c - 'a' + 10);
-    else if (c >= 'A' && c <= 'F') digit = (unsigned)(c - 'A' + 10);
-    else return 0;
+    if (c >= '0' && c <= '9')
+      digit = (unsigned)(c - '0');
+    else if (c >= 'a' && c <= 'f')
+      digit = (unsigned)(c - 'a' + 10);
+    else if (c >= 'A' && c <= 'F')
+      digit = (unsigned)(c - 'A' + 10);
+    else
+      return 0;
     value = value << 4 | digit;
   }
   *out = value;
@@ -92,7 +100,7 @@ static int hex4(const uchar *p, const uchar *end, unsigned *out) {
 
 /* The length (1-4) of the well-formed UTF-8 sequence at p, else 0
  * (overlong forms, encoded surrogates and code points past U+10FFFF are not). */
-static size_t utf8_sequence(const uchar *p, const uchar *end) {
+static size_t utf8_sequence(const uchar* p, const uchar* end) {
   const uchar c = p[0];
   size_t n;
   uchar lo = 0x80, hi = 0xBF;
@@ -117,7 +125,7 @@ static size_t utf8_sequence(const uchar *p, const uchar *end) {
   return n;
 }
 
-static uchar *put_utf8(uchar *w, unsigned cp) {
+static uchar* put_utf8(uchar* w, unsigned cp) {
   if (cp < 0x80) {
     *w++ = (uchar)cp;
   } else if (cp < 0x800) {
@@ -139,11 +147,10 @@ static uchar *put_utf8(uchar *w, unsigned cp) {
 /* Decodes the string whose opening quote is just before *pp, in place. On
  * success *pp is past the closing quote and [*out, *out + *len) holds the
  * UTF-8 text; returns 0 on a syntax error. */
-static int scan_string(uchar **pp, const uchar *end, const uchar **out, size_t *len,
-                       unsigned *flags) {
-  uchar *r = *pp;
-  uchar *w = *pp;
-  uchar *const start = w;
+static int scan_string(uchar** pp, const uchar* end, const uchar** out, size_t* len, unsigned* flags) {
+  uchar* r = *pp;
+  uchar* w = *pp;
+  uchar* const start = w;
   *flags = 0;
   for (;;) {
     if (r >= end) return 0;
@@ -165,14 +172,30 @@ static int scan_string(uchar **pp, const uchar *end, const uchar **out, size_t *
     const uchar e = r[1];
     r += 2;
     switch (e) {
-      case '"': *w++ = '"'; break;
-      case '\\': *w++ = '\\'; break;
-      case '/': *w++ = '/'; break;
-      case 'b': *w++ = '\b'; break;
-      case 'f': *w++ = '\f'; break;
-      case 'n': *w++ = '\n'; break;
-      case 'r': *w++ = '\r'; break;
-      case 't': *w++ = '\t'; break;
+      case '"':
+        *w++ = '"';
+        break;
+      case '\\':
+        *w++ = '\\';
+        break;
+      case '/':
+        *w++ = '/';
+        break;
+      case 'b':
+        *w++ = '\b';
+        break;
+      case 'f':
+        *w++ = '\f';
+        break;
+      case 'n':
+        *w++ = '\n';
+        break;
+      case 'r':
+        *w++ = '\r';
+        break;
+      case 't':
+        *w++ = '\t';
+        break;
       case 'u': {
         unsigned cp;
         unsigned low;
@@ -189,20 +212,21 @@ static int scan_string(uchar **pp, const uchar *end, const uchar **out, size_t *
         w = put_utf8(w, cp);
         break;
       }
-      default: return 0;
+      default:
+        return 0;
     }
   }
 }
 
 /* A number, true/false/null or Python's NaN/Infinity/-Infinity; returns the
  * end of the token, or NULL. */
-static uchar *scan_scalar(uchar *p, const uchar *end) {
-  static const char *const kWords[] = {"true", "false", "null", "NaN", "Infinity", "-Infinity"};
+static uchar* scan_scalar(uchar* p, const uchar* end) {
+  static const char* const kWords[] = {"true", "false", "null", "NaN", "Infinity", "-Infinity"};
   for (size_t i = 0; i < sizeof kWords / sizeof kWords[0]; ++i) {
     const size_t n = strlen(kWords[i]);
     if ((size_t)(end - p) >= n && memcmp(p, kWords[i], n) == 0) return p + n;
   }
-  const uchar *digits;
+  const uchar* digits;
   int integer = 1;
   if (p < end && *p == '-') ++p;
   digits = p;
@@ -231,12 +255,12 @@ static uchar *scan_scalar(uchar *p, const uchar *end) {
   return p;
 }
 
-static int is_host_name(const uchar *s, size_t n) {
+static int is_host_name(const uchar* s, size_t n) {
   if (n == 0 || n > SHIM_MAX_HOST) return 0;
   for (size_t i = 0; i < n; ++i) {
     const uchar c = s[i];
-    if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || is_digit(c) || c == '.' ||
-          c == '-' || c == '_')) {
+    if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || is_digit(c) || c == '.' || c == '-' ||
+          c == '_')) {
       return 0;
     }
   }
@@ -248,7 +272,7 @@ enum scan_mode { WANT_VALUE, WANT_KEY, AFTER_VALUE };
 /* Scans the whole document [p, end). Returns 1 and sets *host, *host_len when
  * it is valid, is an object, and its last top-level "current_host" is a
  * string with a usable host name; else 0. */
-static int find_current_host(uchar *p, const uchar *end, const uchar **host, size_t *host_len) {
+static int find_current_host(uchar* p, const uchar* end, const uchar** host, size_t* host_len) {
   uchar is_object[SHIM_MAX_DEPTH]; /* per open container */
   size_t depth = 0;
   int capture = 0; /* the next value belongs to a top-level "current_host" */
@@ -279,7 +303,7 @@ static int find_current_host(uchar *p, const uchar *end, const uchar **host, siz
         continue;
       }
       if (*p == '"') {
-        const uchar *s;
+        const uchar* s;
         size_t n;
         unsigned flags;
         ++p;
@@ -291,7 +315,7 @@ static int find_current_host(uchar *p, const uchar *end, const uchar **host, siz
           *host_len = n;
         }
       } else {
-        uchar *q = scan_scalar(p, end);
+        uchar* q = scan_scalar(p, end);
         if (q == NULL) return 0;
         if (captured) found = 0;
         p = q;
@@ -300,7 +324,7 @@ static int find_current_host(uchar *p, const uchar *end, const uchar **host, siz
       continue;
     }
     if (mode == WANT_KEY) {
-      const uchar *s;
+      const uchar* s;
       size_t n;
       unsigned flags;
       if (p >= end || *p != '"') return 0;
@@ -332,8 +356,8 @@ static int find_current_host(uchar *p, const uchar *end, const uchar **host, siz
 /* ---- Loading ------------------------------------------------------------- */
 
 /* os.path.join(base, "input/config/resourceconfig.json"). */
-static int config_path(char *out, size_t size) {
-  const char *base = getenv("SAGEMAKER_BASE_DIR");
+static int config_path(char* out, size_t size) {
+  const char* base = getenv("SAGEMAKER_BASE_DIR");
   if (base == NULL) base = kDefaultBaseDir;
   const size_t base_len = strlen(base);
   const size_t separator = base_len > 0 && base[base_len - 1] != '/';
@@ -346,7 +370,7 @@ static int config_path(char *out, size_t size) {
 
 /* Reads the whole regular file at fd into a fresh anonymous mapping of
  * *mapped bytes (its size + 1); returns it (*length = bytes read) or NULL. */
-static uchar *read_file(int fd, size_t *mapped, size_t *length) {
+static uchar* read_file(int fd, size_t* mapped, size_t* length) {
   struct stat st;
   if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode) || st.st_size < 0 ||
       (uint64_t)st.st_size > SHIM_MAX_FILE_BYTES) {
@@ -354,9 +378,9 @@ static uchar *read_file(int fd, size_t *mapped, size_t *length) {
   }
   /* One spare byte: filling it means the file grew while being read. */
   const size_t capacity = (size_t)st.st_size + 1;
-  void *memory = mmap(NULL, capacity, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+  void* memory = mmap(NULL, capacity, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
   if (memory == MAP_FAILED) return NULL;
-  uchar *buffer = memory;
+  uchar* buffer = memory;
   size_t used = 0;
   while (used < capacity) {
     const ssize_t n = read(fd, buffer + used, capacity - used);
@@ -388,10 +412,10 @@ static void load_once(void) {
     if (fd >= 0) {
       size_t mapped = 0;
       size_t length = 0;
-      uchar *buffer = read_file(fd, &mapped, &length);
+      uchar* buffer = read_file(fd, &mapped, &length);
       close(fd);
       if (buffer != NULL) {
-        const uchar *host = NULL;
+        const uchar* host = NULL;
         size_t host_len = 0;
         if (find_current_host(buffer, buffer + length, &host, &host_len)) {
           memcpy(g_host, host, host_len);
@@ -403,7 +427,7 @@ static void load_once(void) {
     }
   }
   if (g_host_len == 0) {
-    void *symbol = dlsym(RTLD_NEXT, "gethostname");
+    void* symbol = dlsym(RTLD_NEXT, "gethostname");
     gethostname_fn real = NULL;
     _Static_assert(sizeof symbol == sizeof real, "function and object pointers differ");
     memcpy(&real, &symbol, sizeof real); /* ISO C has no object-to-function cast */
@@ -415,7 +439,7 @@ static void load_once(void) {
 
 /* glibc's semantics: copy what fits (the NUL only if it fits too), then fail
  * with ENAMETOOLONG when the name and its NUL did not fit. */
-static int copy_name(char *name, size_t len, const char *source, size_t source_len) {
+static int copy_name(char* name, size_t len, const char* source, size_t source_len) {
   const size_t needed = source_len + 1;
   if (len > 0) {
     if (name == NULL) {
@@ -431,13 +455,13 @@ static int copy_name(char *name, size_t len, const char *source, size_t source_l
   return 0;
 }
 
-static int uname_hostname(char *name, size_t len) {
+static int uname_hostname(char* name, size_t len) {
   struct utsname u;
   if (uname(&u) != 0) return -1;
   return copy_name(name, len, u.nodename, strnlen(u.nodename, sizeof u.nodename - 1));
 }
 
-SHIM_EXPORT int gethostname(char *name, size_t len) {
+SHIM_EXPORT int gethostname(char* name, size_t len) {
   const int saved_errno = errno;
   (void)pthread_once(&g_once, load_once);
   errno = saved_errno;

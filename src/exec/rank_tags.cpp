@@ -31,38 +31,18 @@ bool is_host_char(char c) {
   return u > ' ' && c != ']' && c != '[' && c != ',' && u != 0x7f;
 }
 
-// A cursor over the line; each take_* returns what it consumed ("" or false
-// when the bytes do not fit).
-class Cursor {
- public:
-  explicit Cursor(std::string_view text) : text_(text) {}
-  bool take(char c) {
-    if (pos_ < text_.size() && text_[pos_] == c) {
-      ++pos_;
-      return true;
-    }
-    return false;
-  }
-  bool take(std::string_view word) {
-    if (text_.substr(pos_).starts_with(word)) {
-      pos_ += word.size();
-      return true;
-    }
-    return false;
-  }
-  template <typename Pred>
-  std::string_view take_while(Pred pred, std::size_t max_bytes) {
-    const std::size_t start = pos_;
-    while (pos_ < text_.size() && pos_ - start <= max_bytes && pred(text_[pos_])) ++pos_;
-    if (pos_ - start > max_bytes) return {};
-    return text_.substr(start, pos_ - start);
-  }
-  [[nodiscard]] std::size_t pos() const { return pos_; }
+// The end of the run of bytes from `from` satisfying `pred`, or npos when
+// the run is empty or longer than `max_bytes` (then it is not a tag).
+template <typename Pred>
+std::size_t run_end(std::string_view s, std::size_t from, std::size_t max_bytes, Pred pred) {
+  std::size_t i = from;
+  const std::size_t limit = std::min(s.size(), from + max_bytes + 1);
+  while (i < limit && pred(s[i])) ++i;
+  if (i == from || i - from > max_bytes) return std::string_view::npos;
+  return i;
+}
 
- private:
-  std::string_view text_;
-  std::size_t pos_ = 0;
-};
+bool has_at(std::string_view s, std::size_t at, char c) { return at < s.size() && s[at] == c; }
 
 std::int64_t parse_digits(std::string_view digits) {
   std::int64_t value = 0;
@@ -70,38 +50,74 @@ std::int64_t parse_digits(std::string_view digits) {
   return value;
 }
 
+// Where the parts of a tag are: offsets into the line. Left uninitialised
+// and filled by parse_span (zeroing or copying a RankTag on every line made
+// GCC emit slow `rep stos`/`rep movs` on this hot path).
+struct TagSpan {
+  std::size_t rank_begin;  // the job is [1, rank_begin - 1), or - kRankLabel when rewritten
+  std::size_t job_end;
+  std::size_t rank_end;
+  std::size_t host_end;  // == rank_end when not rewritten
+  std::size_t stream_begin;
+  std::size_t size;
+  bool rewritten;
+};
+
+// Called for every line, so written out by hand: "[" job "," ["mpirank:"]
+// rank ["," host] "]<" stream ">:". Says whether the line starts with a tag.
+bool parse_span(std::string_view line, TagSpan& span) {
+  if (line.empty() || line.front() != '[') return false;
+  span.job_end = run_end(line, 1, kMaxJobIdBytes, [](char c) { return is_job_char(c); });
+  if (span.job_end == std::string_view::npos || !has_at(line, span.job_end, ',')) return false;
+  std::size_t at = span.job_end + 1;
+  span.rewritten = line.substr(at).starts_with(kRankLabel);
+  if (span.rewritten) at += kRankLabel.size();
+  span.rank_begin = at;
+  span.rank_end = run_end(line, at, kMaxRankDigits, [](char c) { return is_digit(c); });
+  if (span.rank_end == std::string_view::npos) return false;
+  at = span.host_end = span.rank_end;
+  if (span.rewritten) {
+    if (!has_at(line, at, ',')) return false;
+    span.host_end = run_end(line, at + 1, kMaxHostBytes, [](char c) { return is_host_char(c); });
+    if (span.host_end == std::string_view::npos) return false;
+    at = span.host_end;
+  }
+  if (!has_at(line, at, ']') || !has_at(line, at + 1, '<')) return false;
+  at += 2;
+  for (const std::string_view name : kStreamNames) {
+    if (line.substr(at).starts_with(name) && has_at(line, at + name.size(), '>') &&
+        has_at(line, at + name.size() + 1, ':')) {
+      span.stream_begin = at;
+      span.size = at + name.size() + 2;
+      return true;
+    }
+  }
+  return false;
+}
+
+std::string_view rank_text_of(std::string_view line, const TagSpan& span) {
+  return line.substr(span.rank_begin, span.rank_end - span.rank_begin);
+}
+
 }  // namespace
 
 std::optional<RankTag> parse_rank_tag(std::string_view line) {
-  if (line.empty() || line.front() != '[') return std::nullopt;  // the common case, cheaply
-  Cursor at(line);
+  TagSpan span;
+  if (!parse_span(line, span)) return std::nullopt;
   RankTag tag;
-  at.take('[');
-  tag.job = at.take_while(is_job_char, kMaxJobIdBytes);
-  if (tag.job.empty() || !at.take(',')) return std::nullopt;
-  tag.rewritten = at.take(kRankLabel);
-  tag.rank_text = at.take_while(is_digit, kMaxRankDigits);
-  if (tag.rank_text.empty()) return std::nullopt;
+  tag.job = line.substr(1, span.job_end - 1);
+  tag.rank_text = rank_text_of(line, span);
   tag.rank = parse_digits(tag.rank_text);
-  if (tag.rewritten) {
-    if (!at.take(',')) return std::nullopt;
-    tag.host = at.take_while(is_host_char, kMaxHostBytes);
-    if (tag.host.empty()) return std::nullopt;
-  }
-  if (!at.take(']') || !at.take('<')) return std::nullopt;
-  const auto name = std::find_if(kStreamNames.begin(), kStreamNames.end(),
-                                 [&](std::string_view s) { return line.substr(at.pos()).starts_with(s); });
-  if (name == kStreamNames.end()) return std::nullopt;
-  tag.stream = line.substr(at.pos(), name->size());
-  at.take(*name);
-  if (!at.take('>') || !at.take(':')) return std::nullopt;
-  tag.size = at.pos();
+  tag.stream = line.substr(span.stream_begin, span.size - 2 - span.stream_begin);
+  tag.rewritten = span.rewritten;
+  if (span.rewritten) tag.host = line.substr(span.rank_end + 1, span.host_end - span.rank_end - 1);
+  tag.size = span.size;
   return tag;
 }
 
 std::string_view strip_rank_tag(std::string_view line) {
-  const auto tag = parse_rank_tag(line);
-  return tag ? line.substr(tag->size) : line;
+  TagSpan span;
+  return parse_span(line, span) ? line.substr(span.size) : line;
 }
 
 RankTagRewriter::RankTagRewriter(std::vector<HostSlots> hosts) : hosts_(std::move(hosts)) {
@@ -137,20 +153,20 @@ const std::string* RankTagRewriter::host_of(std::int64_t rank) const {
 }
 
 std::string_view RankTagRewriter::rewrite(std::string_view line, std::string& scratch) const {
-  const auto tag = parse_rank_tag(line);
-  if (!tag || tag->rewritten) return line;
-  const std::string* host = host_of(tag->rank);
+  TagSpan span;
+  if (!parse_span(line, span) || span.rewritten) return line;
+  const std::string_view rank_text = rank_text_of(line, span);
+  const std::string* host = host_of(parse_digits(rank_text));
   if (host == nullptr) return line;
   // "[J,R]" -> "[J,mpirank:R,host]"; the rest, from "]<stream>:", unchanged.
-  const std::size_t bracket = 1 + tag->job.size() + 1 + tag->rank_text.size();
   scratch.clear();
   scratch.reserve(line.size() + kRankLabel.size() + 1 + host->size());
-  scratch.append(line.substr(0, 1 + tag->job.size() + 1));
+  scratch.append(line.substr(0, span.rank_begin));
   scratch.append(kRankLabel);
-  scratch.append(tag->rank_text);
+  scratch.append(rank_text);
   scratch.push_back(',');
   scratch.append(*host);
-  scratch.append(line.substr(bracket));
+  scratch.append(line.substr(span.rank_end));
   return scratch;
 }
 

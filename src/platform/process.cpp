@@ -1,0 +1,689 @@
+// Supervising the job: PID 1 done right.
+//
+// smlaunch is often PID 1 of the container. The kernel gives PID 1 no default
+// signal actions (a SIGTERM without a handler is ignored) and makes it the
+// parent of every orphan. So smlaunch must pass the platform's SIGTERM on to
+// the job, escalate to SIGKILL when the job ignores it, reap every zombie
+// (not only its own child), and leave no process behind.
+//
+// Signals are read, not handled. SIGTERM/SIGINT/SIGHUP/SIGCHLD are blocked
+// and taken from a signalfd in the same poll() as the job's two pipes and its
+// pidfd: no handler runs at an arbitrary point, there is no async-signal-
+// safety puzzle and no self-pipe, and a signal that arrives between two polls
+// stays pending and wakes the next one. The child starts with an empty mask
+// and default actions, so our blocking does not leak into the job.
+//
+// The job leads its own process group, so one kill(-pgid) reaches mpirun and
+// everything it started (a non-interactive shell keeps its children in its
+// group). A terminal's Ctrl-C reaches only us, and we forward it once.
+//
+// Reaping. SIGCHLD does not queue (many exits can raise one signal), so every
+// wakeup reaps with waitpid(-1, WNOHANG) until nothing is left. That loop
+// races with "wait for the job's pid": whichever call reaps the job first gets
+// its status, and a later waitpid(pid) sees only ECHILD. So there is exactly
+// one reaping loop, and it files statuses by pid: the job's goes into its
+// Child, others are counted. The pidfd only says "the job exited"; it never
+// reaps. With PR_SET_CHILD_SUBREAPER, orphaned grandchildren re-parent to us
+// even when we are not PID 1, so the same loop reaps them, and
+// stop_all_children() finds the ones that left the group (setsid) by their
+// PPid in /proc.
+//
+// The end of the job. The main process exiting is not the end of its output:
+// a grandchild that inherited stdout (a backgrounded helper, a daemon) keeps
+// the pipe open, and waiting for end of file would hang. So once the main
+// process is reaped, the rest of its group gets SIGTERM (SIGKILL after the
+// grace) and the pipes are read for at most kDrainGrace, then closed unread.
+// The group id stays safe to signal after the leader is reaped: the kernel
+// does not hand out a pid that is still some live process's group id.
+#include "platform/process.hpp"
+
+#include <dirent.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
+#include <spawn.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <array>
+#include <cerrno>
+#include <climits>
+#include <cstring>
+#include <fstream>
+#include <optional>
+#include <set>
+#include <sstream>
+#include <utility>
+
+namespace smlaunch::platform {
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+constexpr std::size_t kReadChunkBytes = std::size_t{64} * 1024;
+// Where execvp looks when the environment has no PATH (glibc's _CS_PATH).
+constexpr std::string_view kDefaultPath = "/bin:/usr/bin";
+// Once the main process has exited, members of its group that are not our
+// children exit without telling us; we look whether the group is empty this
+// often.
+constexpr std::chrono::milliseconds kGroupPollInterval{20};
+// Without a pidfd or a signalfd we cannot be woken by the job's exit; we look
+// this often instead.
+constexpr std::chrono::milliseconds kReapPollInterval{50};
+// stop_all_children: how often we look for processes newly re-parented to us
+// (their exit wakes us through a pidfd; their arrival does not).
+constexpr std::chrono::milliseconds kChildScanInterval{50};
+
+/// strerror text for `err` (thread-safe GNU strerror_r).
+std::string error_text(int err) {
+  std::array<char, 256> buffer{};
+  return ::strerror_r(err, buffer.data(), buffer.size());
+}
+
+/// Milliseconds from now to `deadline`, rounded up, as a poll() timeout.
+int poll_timeout_ms(Clock::time_point now, Clock::time_point deadline) {
+  const auto left = std::chrono::ceil<std::chrono::milliseconds>(deadline - now).count();
+  return static_cast<int>(std::clamp<long long>(left, 0, INT_MAX));
+}
+
+/// 0 when `path` is a regular file we may execute; else the errno execve
+/// would report (ENOENT when missing, EACCES for a directory or no x bit).
+int check_executable(const std::string& path) {
+  struct stat info {};
+  if (::stat(path.c_str(), &info) != 0) return errno == ENOTDIR ? ENOENT : errno;
+  if (!S_ISREG(info.st_mode)) return EACCES;
+  if (::faccessat(AT_FDCWD, path.c_str(), X_OK, AT_EACCESS) != 0) return EACCES;
+  return 0;
+}
+
+/// The value of PATH in `env` (the first entry wins, as with getenv), or
+/// execvp's default when there is none.
+std::string_view path_of(const std::vector<std::string>& env) {
+  for (const std::string& entry : env) {
+    if (entry.starts_with("PATH=")) return std::string_view(entry).substr(5);
+  }
+  return kDefaultPath;
+}
+
+/// The file to execute for `name`: `name` itself when it contains '/' (exec
+/// resolves a relative one in the child's working directory, and reports a
+/// missing file itself), else the first executable regular file `name` in
+/// `path_env`, whose relative entries ("" is ".") count from `cwd` as they
+/// would for execvp in the child. Otherwise the errno execvp would give.
+std::variant<std::string, int> find_program(const std::string& name, std::string_view path_env,
+                                            const std::string& cwd) {
+  if (name.empty()) return ENOENT;
+  if (name.find('/') != std::string::npos) return name;
+  int error = ENOENT;
+  std::size_t start = 0;
+  while (true) {
+    const std::size_t colon = path_env.find(':', start);
+    std::string dir(path_env.substr(start, colon == std::string_view::npos ? std::string_view::npos : colon - start));
+    if (dir.empty()) dir = ".";
+    if (dir.front() != '/' && !cwd.empty()) dir = cwd + "/" + dir;
+    std::string candidate = dir + "/" + name;
+    const int err = check_executable(candidate);
+    if (err == 0) return candidate;
+    if (err == EACCES) error = EACCES;
+    if (colon == std::string_view::npos) return error;
+    start = colon + 1;
+  }
+}
+
+/// Moves `fd` to a number above stderr (close-on-exec), so that the dup2
+/// onto 0-2 in the child cannot overwrite it. Returns 0 or errno.
+int move_above_stdio(Fd& fd) {
+  if (fd.get() > STDERR_FILENO) return 0;
+  const int moved = ::fcntl(fd.get(), F_DUPFD_CLOEXEC, STDERR_FILENO + 1);
+  if (moved < 0) return errno;
+  fd.reset(moved);
+  return 0;
+}
+
+/// A close-on-exec pipe for one of the child's output streams; our read end
+/// is non-blocking. Returns 0 or errno.
+int make_output_pipe(Fd& read_end, Fd& write_end) {
+  std::array<int, 2> ends{};
+  if (::pipe2(ends.data(), O_CLOEXEC) != 0) return errno;
+  read_end.reset(ends[0]);
+  write_end.reset(ends[1]);
+  if (const int err = move_above_stdio(read_end); err != 0) return err;
+  if (const int err = move_above_stdio(write_end); err != 0) return err;
+  const int flags = ::fcntl(read_end.get(), F_GETFL);
+  if (flags < 0 || ::fcntl(read_end.get(), F_SETFL, flags | O_NONBLOCK) != 0) return errno;
+  return 0;
+}
+
+/// A pidfd for `pid` (readable once it exits; always close-on-exec), or an
+/// empty Fd when the kernel does not offer pidfd_open (before 5.3, seccomp).
+Fd open_pidfd(pid_t pid) {
+#ifdef SYS_pidfd_open
+  const long fd = ::syscall(SYS_pidfd_open, pid, 0);
+  if (fd >= 0) return Fd(static_cast<int>(fd));
+#else
+  (void)pid;
+#endif
+  return Fd();
+}
+
+/// posix_spawn_file_actions_t with its destroy call.
+class SpawnActions {
+ public:
+  SpawnActions() { init_error_ = ::posix_spawn_file_actions_init(&actions_); }
+  SpawnActions(const SpawnActions&) = delete;
+  SpawnActions& operator=(const SpawnActions&) = delete;
+  ~SpawnActions() {
+    if (init_error_ == 0) ::posix_spawn_file_actions_destroy(&actions_);
+  }
+  /// 0, or the error of the first call that failed.
+  [[nodiscard]] int error() const { return init_error_ != 0 ? init_error_ : add_error_; }
+  void dup2(int fd, int target) {
+    if (error() == 0) add_error_ = ::posix_spawn_file_actions_adddup2(&actions_, fd, target);
+  }
+  void open(int target, const char* path, int flags) {
+    if (error() == 0) add_error_ = ::posix_spawn_file_actions_addopen(&actions_, target, path, flags, 0);
+  }
+  void chdir(const char* path) {
+    if (error() == 0) add_error_ = ::posix_spawn_file_actions_addchdir_np(&actions_, path);
+  }
+  [[nodiscard]] const posix_spawn_file_actions_t* get() const { return &actions_; }
+
+ private:
+  posix_spawn_file_actions_t actions_{};
+  int init_error_ = 0;
+  int add_error_ = 0;
+};
+
+/// posix_spawnattr_t for the job: its own process group, an empty signal
+/// mask (ours blocks the supervised signals), every signal at its default
+/// action (an ignored SIGPIPE or SIGCHLD must not be inherited).
+class SpawnAttributes {
+ public:
+  SpawnAttributes() {
+    error_ = ::posix_spawnattr_init(&attr_);
+    if (error_ != 0) return;
+    initialised_ = true;
+    sigset_t none;
+    sigset_t all;
+    ::sigemptyset(&none);
+    ::sigfillset(&all);
+    const short flags = POSIX_SPAWN_SETPGROUP | POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF;
+    if (error_ == 0) error_ = ::posix_spawnattr_setflags(&attr_, flags);
+    if (error_ == 0) error_ = ::posix_spawnattr_setpgroup(&attr_, 0);
+    if (error_ == 0) error_ = ::posix_spawnattr_setsigmask(&attr_, &none);
+    if (error_ == 0) error_ = ::posix_spawnattr_setsigdefault(&attr_, &all);
+  }
+  SpawnAttributes(const SpawnAttributes&) = delete;
+  SpawnAttributes& operator=(const SpawnAttributes&) = delete;
+  ~SpawnAttributes() {
+    if (initialised_) ::posix_spawnattr_destroy(&attr_);
+  }
+  [[nodiscard]] int error() const { return error_; }
+  [[nodiscard]] const posix_spawnattr_t* get() const { return &attr_; }
+
+ private:
+  posix_spawnattr_t attr_{};
+  bool initialised_ = false;
+  int error_ = 0;
+};
+
+/// A NULL-terminated char* array over `strings` (which must outlive it), as
+/// exec wants argv and envp.
+std::vector<char*> c_strings(const std::vector<std::string>& strings) {
+  std::vector<char*> pointers;
+  pointers.reserve(strings.size() + 1);
+  for (const std::string& s : strings) pointers.push_back(const_cast<char*>(s.c_str()));  // NOLINT: exec API
+  pointers.push_back(nullptr);
+  return pointers;
+}
+
+/// Reaps every child that has exited, without blocking. Returns the pids
+/// with their wait statuses.
+std::vector<std::pair<pid_t, int>> reap_exited() {
+  std::vector<std::pair<pid_t, int>> reaped;
+  while (true) {
+    int status = 0;
+    const pid_t got = ::waitpid(-1, &status, WNOHANG);
+    if (got > 0) {
+      reaped.emplace_back(got, status);
+    } else if (got < 0 && errno == EINTR) {
+      continue;
+    } else {
+      return reaped;  // 0: children left, none exited; ECHILD: no children at all
+    }
+  }
+}
+
+/// One of our children, as /proc shows it.
+struct ProcChild {
+  pid_t pid = 0;
+  pid_t pgrp = 0;
+  char state = '?';
+};
+
+/// Fields of /proc/<pid>/stat after the command name (which may itself hold
+/// spaces and parentheses, so we parse from the last ')').
+std::optional<ProcChild> read_proc_stat(pid_t pid, pid_t& ppid) {
+  std::ifstream in("/proc/" + std::to_string(pid) + "/stat");
+  std::string line;
+  if (!std::getline(in, line)) return std::nullopt;
+  const std::size_t paren = line.rfind(')');
+  if (paren == std::string::npos) return std::nullopt;
+  std::istringstream rest(line.substr(paren + 1));
+  ProcChild child;
+  long parent = 0;
+  long pgrp = 0;
+  rest >> child.state >> parent >> pgrp;
+  if (!rest) return std::nullopt;
+  child.pid = pid;
+  child.pgrp = static_cast<pid_t>(pgrp);
+  ppid = static_cast<pid_t>(parent);
+  return child;
+}
+
+/// Every process whose parent is `parent`, from /proc (empty when /proc is
+/// not mounted).
+std::vector<ProcChild> children_of(pid_t parent) {
+  std::vector<ProcChild> children;
+  DIR* dir = ::opendir("/proc");
+  if (dir == nullptr) return children;
+  while (const dirent* entry = ::readdir(dir)) {
+    const std::string_view name = entry->d_name;
+    if (name.empty() || !std::all_of(name.begin(), name.end(), [](char c) { return c >= '0' && c <= '9'; })) {
+      continue;
+    }
+    const pid_t pid = static_cast<pid_t>(std::stol(std::string(name)));
+    pid_t ppid = 0;
+    if (const std::optional<ProcChild> child = read_proc_stat(pid, ppid); child && ppid == parent) {
+      children.push_back(*child);
+    }
+  }
+  ::closedir(dir);
+  return children;
+}
+
+}  // namespace
+
+// ---- ProcessStatus, JobOutcome -------------------------------------------
+
+ProcessStatus ProcessStatus::from_wait_status(int wait_status) noexcept {
+  if (WIFEXITED(wait_status)) return exited_with(WEXITSTATUS(wait_status));
+  if (WIFSIGNALED(wait_status)) return killed_by(WTERMSIG(wait_status));
+  return {};
+}
+
+ProcessStatus ProcessStatus::exited_with(int code) noexcept {
+  return {Kind::kExited, code};
+}
+
+ProcessStatus ProcessStatus::killed_by(int signal) noexcept {
+  return {Kind::kSignaled, signal};
+}
+
+std::string ProcessStatus::describe() const {
+  switch (kind_) {
+    case Kind::kExited:
+      return "exited with code " + std::to_string(value_);
+    case Kind::kSignaled:
+      return "killed by signal " + std::to_string(value_) + " (" + signal_name(value_) + ")";
+    case Kind::kUnknown:
+      break;
+  }
+  return "exit status unknown";
+}
+
+std::string JobOutcome::describe() const {
+  if (!stopped_by_signal()) return job.describe();
+  std::string text = "stopped by signal " + std::to_string(stop_signal) + " (" + signal_name(stop_signal) +
+                     "); the job " + job.describe();
+  if (killed_after_grace && job.term_signal() == SIGKILL) text += " after the grace period";
+  return text;
+}
+
+// ---- Child -----------------------------------------------------------------
+
+Child::Child(pid_t pid, Fd out, Fd err, Fd pidfd) noexcept
+    : pid_(pid), out_(std::move(out)), err_(std::move(err)), pidfd_(std::move(pidfd)) {}
+
+Child::Child(Child&& other) noexcept
+    : pid_(std::exchange(other.pid_, -1)),
+      out_(std::move(other.out_)),
+      err_(std::move(other.err_)),
+      pidfd_(std::move(other.pidfd_)),
+      reaped_(other.reaped_),
+      status_(other.status_) {}
+
+Child& Child::operator=(Child&& other) noexcept {
+  if (this != &other) {
+    kill_and_reap();
+    pid_ = std::exchange(other.pid_, -1);
+    out_ = std::move(other.out_);
+    err_ = std::move(other.err_);
+    pidfd_ = std::move(other.pidfd_);
+    reaped_ = other.reaped_;
+    status_ = other.status_;
+  }
+  return *this;
+}
+
+Child::~Child() {
+  kill_and_reap();
+}
+
+bool Child::signal_group(int signal) const noexcept {
+  if (pid_ <= 0) return false;
+  if (::kill(-pid_, signal) == 0 || errno == EPERM) return true;
+  // The main process left its group (setpgid): it is still ours to signal
+  // until reaped, and its pid cannot be reused before that.
+  return running() && ::kill(pid_, signal) == 0;
+}
+
+void Child::kill_and_reap() noexcept {
+  if (!running()) return;
+  signal_group(SIGKILL);
+  ::kill(pid_, SIGKILL);
+  while (true) {
+    int status = 0;
+    const pid_t got = ::waitpid(pid_, &status, 0);
+    if (got == pid_) {
+      record_exit(status);
+      return;
+    }
+    if (got < 0 && errno == EINTR) continue;
+    record_lost();  // ECHILD: someone else reaped it
+    return;
+  }
+}
+
+void Child::record_exit(int wait_status) noexcept {
+  reaped_ = true;
+  status_ = ProcessStatus::from_wait_status(wait_status);
+  pidfd_.reset();
+}
+
+void Child::record_lost() noexcept {
+  reaped_ = true;
+  status_ = ProcessStatus();
+  pidfd_.reset();
+}
+
+// ---- spawn -----------------------------------------------------------------
+
+std::variant<Child, SpawnError> spawn(const Command& command) {
+  if (command.argv.empty()) return SpawnError{SpawnStep::kCommand, EINVAL, "empty command line"};
+  const std::string& name = command.argv.front();
+
+  // posix_spawn says ENOENT for a missing directory as for a missing
+  // program; look first so that the message names the right one.
+  if (!command.cwd.empty()) {
+    struct stat info {};
+    int err = 0;
+    if (::stat(command.cwd.c_str(), &info) != 0) {
+      err = errno;
+    } else if (!S_ISDIR(info.st_mode)) {
+      err = ENOTDIR;
+    }
+    if (err != 0) {
+      return SpawnError{SpawnStep::kWorkingDirectory, err, "working directory " + command.cwd + ": " + error_text(err)};
+    }
+  }
+
+  std::variant<std::string, int> found = find_program(name, path_of(command.env), command.cwd);
+  if (const int* err = std::get_if<int>(&found)) {
+    return SpawnError{SpawnStep::kProgram, *err, name + ": " + error_text(*err)};
+  }
+  const std::string& program = std::get<std::string>(found);
+
+  Fd out_read;
+  Fd out_write;
+  Fd err_read;
+  Fd err_write;
+  if (int err = make_output_pipe(out_read, out_write); err != 0 || (err = make_output_pipe(err_read, err_write)) != 0) {
+    return SpawnError{SpawnStep::kSetup, err, "cannot create the output pipes: " + error_text(err)};
+  }
+
+  SpawnActions actions;
+  actions.open(STDIN_FILENO, "/dev/null", O_RDONLY);
+  actions.dup2(out_write.get(), STDOUT_FILENO);
+  actions.dup2(err_write.get(), STDERR_FILENO);
+  if (!command.cwd.empty()) actions.chdir(command.cwd.c_str());
+  const SpawnAttributes attributes;
+  if (const int err = actions.error() != 0 ? actions.error() : attributes.error(); err != 0) {
+    return SpawnError{SpawnStep::kSetup, err, "cannot prepare the child: " + error_text(err)};
+  }
+
+  std::vector<char*> argv = c_strings(command.argv);
+  std::vector<char*> envp = c_strings(command.env);
+  pid_t pid = -1;
+  // glibc runs the child with CLONE_VFORK semantics and returns the exec
+  // error itself (ENOENT, EACCES, ENOEXEC), reaping the failed child.
+  if (const int err = ::posix_spawn(&pid, program.c_str(), actions.get(), attributes.get(), argv.data(), envp.data());
+      err != 0) {
+    return SpawnError{SpawnStep::kProgram, err, name + ": " + error_text(err)};
+  }
+  // The pid cannot be reused before we reap it, so the pidfd is for our child.
+  Fd pidfd = open_pidfd(pid);
+  // Only the child holds the write ends now: its exit (and its
+  // descendants') brings end of file.
+  out_write.reset();
+  err_write.reset();
+  return Child(pid, std::move(out_read), std::move(err_read), std::move(pidfd));
+}
+
+// ---- Supervisor ------------------------------------------------------------
+
+Supervisor::Supervisor(SupervisorOptions options) : options_(options), signals_(SignalSet::supervised()) {}
+
+std::variant<JobOutcome, SpawnError> Supervisor::run(const Command& command, const OutputHandler& on_output) {
+  if (!signals_.valid()) {
+    return SpawnError{SpawnStep::kSetup, signals_.error(), "cannot watch signals: " + error_text(signals_.error())};
+  }
+  std::variant<Child, SpawnError> spawned = spawn(command);
+  if (SpawnError* error = std::get_if<SpawnError>(&spawned)) return std::move(*error);
+  return supervise(std::get<Child>(spawned), on_output);
+}
+
+JobOutcome Supervisor::supervise(Child& child, const OutputHandler& on_output) {
+  JobOutcome outcome;
+  std::array<Fd*, 2> pipes{&child.out_, &child.err_};  // indexed by OutputStream
+  std::vector<char> buffer(kReadChunkBytes);
+
+  std::optional<Clock::time_point> kill_at;      // SIGKILL the group then
+  std::optional<Clock::time_point> drain_until;  // stop reading the pipes then
+  std::optional<Clock::time_point> give_up_at;   // stop waiting for a SIGKILLed group then
+  bool group_gone = false;
+  bool group_killed = false;
+  const auto start_grace = [&](Clock::time_point now) {
+    if (!kill_at) kill_at = now + options_.term_grace;
+  };
+  const auto any_pipe_open = [&] {
+    return std::any_of(pipes.begin(), pipes.end(), [](const Fd* fd) { return fd->valid(); });
+  };
+
+  while (true) {
+    // 1. Reap. This is the only place that waits for children while we
+    //    supervise, so the job's status cannot be taken from under us.
+    if (child.running()) {
+      int status = 0;
+      const pid_t got = ::waitpid(child.pid_, &status, WNOHANG);
+      if (got == child.pid_) {
+        child.record_exit(status);
+      } else if (got < 0 && errno == ECHILD) {
+        child.record_lost();  // reaped elsewhere (another thread): the status is gone
+      }
+    }
+    for (const auto& [pid, status] : reap_exited()) {
+      if (pid == child.pid_) {
+        child.record_exit(status);
+      } else {
+        ++outcome.others_reaped;
+      }
+    }
+
+    // 2. Move the teardown along.
+    Clock::time_point now = Clock::now();
+    if (!child.running()) {
+      if (!drain_until) {
+        drain_until = now + options_.drain_grace;
+        // What is left of the group (backgrounded helpers, a grandchild
+        // holding the pipes) goes too.
+        if (child.signal_group(SIGTERM)) {
+          start_grace(now);
+        } else {
+          group_gone = true;
+        }
+      } else if (!group_gone) {
+        group_gone = !child.signal_group(0);
+      }
+    }
+    if (!group_gone && !group_killed && kill_at && now >= *kill_at) {
+      child.signal_group(SIGKILL);
+      group_killed = true;
+      outcome.killed_after_grace = true;
+      give_up_at = now + kKillWait;
+    }
+    if (drain_until && now >= *drain_until) {
+      for (Fd* fd : pipes) {
+        if (fd->valid()) outcome.output_cut_short = true;
+        fd->reset();
+      }
+    }
+    if (!child.running() && !group_gone && give_up_at && now >= *give_up_at) {
+      group_gone = true;
+      outcome.group_left_running = true;
+    }
+    if (!child.running() && group_gone && !any_pipe_open()) break;
+
+    // 3. Wait for the next event or deadline.
+    std::optional<Clock::time_point> wake;
+    const auto wake_by = [&wake](Clock::time_point t) {
+      if (!wake || t < *wake) wake = t;
+    };
+    if (kill_at && !group_killed && !group_gone) wake_by(*kill_at);
+    if (drain_until && any_pipe_open()) wake_by(*drain_until);
+    if (give_up_at && !group_gone) wake_by(*give_up_at);
+    if (!child.running() && !group_gone) wake_by(now + kGroupPollInterval);
+    if (child.running() && (!child.pidfd_.valid() || !signals_.valid())) wake_by(now + kReapPollInterval);
+
+    enum class Source { kSignals, kExit, kStdout, kStderr };
+    std::array<pollfd, 4> fds{};
+    std::array<Source, 4> sources{};
+    nfds_t count = 0;
+    if (signals_.valid()) {
+      sources[count] = Source::kSignals;
+      fds[count++] = pollfd{signals_.fd(), POLLIN, 0};
+    }
+    if (child.running() && child.pidfd_.valid()) {
+      sources[count] = Source::kExit;
+      fds[count++] = pollfd{child.pidfd_.get(), POLLIN, 0};
+    }
+    if (child.out_.valid()) {
+      sources[count] = Source::kStdout;
+      fds[count++] = pollfd{child.out_.get(), POLLIN, 0};
+    }
+    if (child.err_.valid()) {
+      sources[count] = Source::kStderr;
+      fds[count++] = pollfd{child.err_.get(), POLLIN, 0};
+    }
+    const int timeout = wake ? poll_timeout_ms(now, *wake) : -1;
+    const int ready = ::poll(fds.data(), count, timeout);
+    if (ready < 0) {
+      // EINTR: go round. Anything else (ENOMEM) is transient: the deadlines
+      // keep the loop bounded either way.
+      continue;
+    }
+    now = Clock::now();
+
+    // 4. Handle what is ready. (Exits are picked up by the reaping above.)
+    for (nfds_t i = 0; i < count; ++i) {
+      if ((fds[i].revents & (POLLIN | POLLHUP | POLLERR | POLLNVAL)) == 0) continue;
+      switch (sources[i]) {
+        case Source::kSignals:
+          for (const ReceivedSignal& received : signals_.take_pending()) {
+            if (!is_stop_signal(received.number)) continue;  // SIGCHLD: reaped above
+            // Only a stop that finds the job running stopped it; a later one
+            // still reaches what is left of the group.
+            if (child.running() && outcome.stop_signal == 0) outcome.stop_signal = received.number;
+            if (!group_gone) {
+              child.signal_group(received.number);
+              start_grace(now);
+            }
+          }
+          break;
+        case Source::kExit:
+          break;
+        case Source::kStdout:
+        case Source::kStderr: {
+          const bool is_out = sources[i] == Source::kStdout;
+          Fd& fd = is_out ? child.out_ : child.err_;
+          const ssize_t got = ::read(fd.get(), buffer.data(), buffer.size());
+          if (got > 0) {
+            if (on_output) {
+              on_output(is_out ? OutputStream::kStdout : OutputStream::kStderr,
+                        std::string_view(buffer.data(), static_cast<std::size_t>(got)));
+            }
+          } else if (got == 0 || (errno != EINTR && errno != EAGAIN && errno != EWOULDBLOCK)) {
+            fd.reset();  // end of file (or a read error: nothing more will come)
+          }
+          break;
+        }
+      }
+    }
+  }
+
+  outcome.job = child.status();
+  return outcome;
+}
+
+// ---- stop_all_children ------------------------------------------------------
+
+std::size_t stop_all_children(std::chrono::milliseconds grace) {
+  const pid_t self = ::getpid();
+  std::set<pid_t> signalled;
+  std::set<pid_t> killed;
+  int signal = SIGTERM;
+  Clock::time_point deadline = Clock::now() + grace;
+  while (true) {
+    (void)reap_exited();
+    std::vector<ProcChild> children = children_of(self);
+    std::erase_if(children, [](const ProcChild& c) { return c.state == 'Z' || c.state == 'X'; });
+    if (children.empty()) break;
+
+    // Our unreaped children: their pids cannot be reused under us. A child
+    // that leads a group (setsid) takes its group with it.
+    std::set<pid_t>& this_round = signal == SIGTERM ? signalled : killed;
+    for (const ProcChild& c : children) {
+      if (!this_round.insert(c.pid).second) continue;
+      signalled.insert(c.pid);
+      if (c.pgrp == c.pid) ::kill(-c.pid, signal);
+      ::kill(c.pid, signal);
+    }
+
+    const Clock::time_point now = Clock::now();
+    if (now >= deadline) {
+      if (signal == SIGKILL) break;  // gave up: uninterruptible, or not ours to kill
+      signal = SIGKILL;
+      deadline = now + kKillWait;
+      continue;
+    }
+    // Sleep until one of them exits, the deadline, or the next look for
+    // newly re-parented processes.
+    std::vector<Fd> pidfds;
+    std::vector<pollfd> fds;
+    for (const ProcChild& c : children) {
+      Fd fd = open_pidfd(c.pid);
+      if (!fd.valid()) continue;
+      fds.push_back(pollfd{fd.get(), POLLIN, 0});
+      pidfds.push_back(std::move(fd));
+    }
+    const int timeout = std::min(poll_timeout_ms(now, deadline), static_cast<int>(kChildScanInterval.count()));
+    ::poll(fds.data(), fds.size(), timeout);
+  }
+  (void)reap_exited();
+  return signalled.size();
+}
+
+}  // namespace smlaunch::platform
