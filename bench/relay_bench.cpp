@@ -87,7 +87,8 @@ void BM_RelayRewrite(benchmark::State& state) {
     feed_in_chunks(splitter, input);
     benchmark::DoNotOptimize(out.bytes());
   }
-  state.SetBytesProcessed(static_cast<std::int64_t>(state.iterations()) * static_cast<std::int64_t>(input.size()));
+  state.SetBytesProcessed(static_cast<std::int64_t>(state.iterations()) *
+                          static_cast<std::int64_t>(input.size()));
 }
 BENCHMARK(BM_RelayRewrite)->Unit(benchmark::kMillisecond);
 
@@ -104,19 +105,23 @@ void BM_RelayRewriteCapture(benchmark::State& state) {
     benchmark::DoNotOptimize(out.bytes());
     benchmark::DoNotOptimize(capture.triggered());
   }
-  state.SetBytesProcessed(static_cast<std::int64_t>(state.iterations()) * static_cast<std::int64_t>(input.size()));
+  state.SetBytesProcessed(static_cast<std::int64_t>(state.iterations()) *
+                          static_cast<std::int64_t>(input.size()));
 }
 BENCHMARK(BM_RelayRewriteCapture)->Unit(benchmark::kMillisecond);
 
 /// The error, then `count` lines: distinct ones, with every fourth line a
 /// repeat of an earlier one (the same message from another rank).
 std::string error_output(std::int64_t count) {
-  std::string s = "[1,3]<stderr>:Traceback (most recent call last):\n"
-                  "[1,3]<stderr>:RuntimeError: NCCL error in: ProcessGroupNCCL.cpp:1269, unhandled system error\n";
+  std::string s =
+      "[1,3]<stderr>:Traceback (most recent call last):\n"
+      "[1,3]<stderr>:RuntimeError: NCCL error in: ProcessGroupNCCL.cpp:1269, unhandled system error\n";
   for (std::int64_t i = 0; i < count; ++i) {
     const std::int64_t id = i % 4 == 3 ? i / 2 : i;
-    s += "[1," + std::to_string(i % kRanks) + "]<stderr>:  File \"/opt/conda/lib/python3.10/site-packages/torch/"
-         "distributed/distributed_c10d.py\", line " + std::to_string(id) + ", in all_reduce\n";
+    s += "[1," + std::to_string(i % kRanks) +
+         "]<stderr>:  File \"/opt/conda/lib/python3.10/site-packages/torch/"
+         "distributed/distributed_c10d.py\", line " +
+         std::to_string(id) + ", in all_reduce\n";
   }
   return s;
 }
@@ -136,7 +141,8 @@ void BM_ErrorPath(benchmark::State& state) {
   }
   state.SetComplexityN(state.range(0));
   state.SetItemsProcessed(static_cast<std::int64_t>(state.iterations()) * state.range(0));
-  state.SetBytesProcessed(static_cast<std::int64_t>(state.iterations()) * static_cast<std::int64_t>(input.size()));
+  state.SetBytesProcessed(static_cast<std::int64_t>(state.iterations()) *
+                          static_cast<std::int64_t>(input.size()));
 }
 BENCHMARK(BM_ErrorPath)->Arg(10'000)->Arg(20'000)->Arg(40'000)->Arg(80'000)->Complexity(benchmark::oN);
 

@@ -57,6 +57,9 @@ struct PlanInputs {
   Tools tools;
   CodeDirFacts code;
   std::optional<RunnerKind> forced_runner;  // --runner
+  /// Set when the base directory came from --base-dir or local mode: the job
+  /// (and the hostname shim in every rank) then gets $SAGEMAKER_BASE_DIR.
+  std::optional<std::string> export_base_dir;
   /// `smlaunch --mpi CMD ARGS`: run this command under mpirun instead of the
   /// entry point (no python -m mpi4py, no hyperparameter arguments).
   std::optional<std::vector<std::string>> user_command;

@@ -17,7 +17,7 @@
 #include "app/log.hpp"
 #include "app/report.hpp"
 #include "app/secrets.hpp"
-#include "platform/spawn.hpp"
+#include "app/run.hpp"
 
 #ifndef SMLAUNCH_VERSION
 #define SMLAUNCH_VERSION "0.0.0"
@@ -116,10 +116,10 @@ int print_env(const app::Loaded& l, EnvFormat format) {
   return kExitSuccess;
 }
 
-// The first cut of `train`: single-host plans run to completion with stdio
-// inherited; the result files and exit codes follow DESIGN.md.
-int train(const app::Loaded& l, const std::string& invocation) {
-  const auto& p = l.plan;
+// `train` on this host: prepare the directories, hand over to a framework
+// module when the image asks for it, then carry out the plan.
+int train(app::Loaded& l, const std::string& invocation, bool runner_forced) {
+  auto& p = l.plan;
   const bool needs_cluster = (p.runner == plan::RunnerKind::Mpi || p.runner == plan::RunnerKind::Smddp ||
                               p.runner == plan::RunnerKind::Torchrun || p.runner == plan::RunnerKind::Xla) &&
                              p.hosts.size() > 1;
@@ -133,41 +133,23 @@ int train(const app::Loaded& l, const std::string& invocation) {
   for (const auto& note : p.notes) log::info("{}", note);
   for (const auto& w : p.warnings) log::warning("{}", w);
 
-  std::vector<std::string> env;
-  config::Environ merged = l.environ;
-  for (const auto& [name, value] : p.env) merged[name] = value;
-  env.reserve(merged.size());
-  for (const auto& [name, value] : merged) env.push_back(name + "=" + value);
-
-  const plan::LaunchPlan shown = display_plan(l);
-  std::string command;
-  for (const auto& a : shown.argv) command += (command.empty() ? "" : " ") + plan::shell_quote(a);
-  std::string variables;
-  for (const auto& [name, value] : shown.env) variables += name + "=" + value + "\n";
-  log::info("Invoking user script\n\nEnvironment variables:\n\n{}\nInvoking script with the following command:\n\n{}\n",
-            variables, command);
-  const auto status = platform::spawn_and_wait(p.argv, env, p.cwd);
-  if (status.started && status.term_signal == 0 && status.exit_code == 0) {
-    log::info("Reporting training SUCCESS");
-    app::write_success(l.paths);
-    return kExitSuccess;
+  // SAGEMAKER_TRAINING_MODULE (B137): the framework's own entry point runs
+  // instead, with the same environment; --runner keeps smlaunch in charge.
+  if (l.env.framework_module && !runner_forced) {
+    auto handover = app::framework_handover(*l.env.framework_module, l.inputs.tools.python.value_or("python3"));
+    if (!handover || !l.inputs.tools.python) {
+      Diagnostics d;
+      d.add("environment", "SAGEMAKER_TRAINING_MODULE", "got " + describe_for_message(*l.env.framework_module),
+            handover ? "a Python interpreter to run it (SMLAUNCH_PYTHON, python3 or python)"
+                     : "package.module:function");
+      d.checkpoint();
+    }
+    log::info("Imported framework {}", *l.env.framework_module);
+    p.argv = std::move(*handover);
+    p.runner = plan::RunnerKind::Process;
+    p.entry_type = plan::EntryPointType::PythonProgram;
   }
-  app::FailureReport report{"ExecuteUserScriptError", std::nullopt, "", std::nullopt, command};
-  if (!status.started) {
-    report.message = fmt::format("could not start {}: {}", p.argv.front(), status.start_error);
-    report.exit_code = 127;
-  } else if (status.term_signal != 0) {
-    report.exit_code = -status.term_signal;
-    report.message = fmt::format("killed by signal {}", status.term_signal);
-    if (status.term_signal == SIGKILL) report.extra_info = "OutOfMemory: Process killed by SIGKILL (signal 9)";
-  } else {
-    report.exit_code = status.exit_code;
-    if (status.exit_code == 137) report.extra_info = "OutOfMemory: Process killed by SIGKILL (signal 9)";
-  }
-  log::info("Reporting training FAILURE");
-  log::error("{}", app::format_failure(report));
-  app::write_failure(l.paths, report);
-  return kExitJobFailed;
+  return app::run_plan(l, {.term_grace = std::chrono::seconds(10), .invocation = invocation});
 }
 
 }  // namespace
@@ -279,11 +261,11 @@ int main(int argc, char** argv) {
     usage.checkpoint();
     options.base = app::choose_base_dir(options, environ_now);
 
-    const auto loaded = app::load(options);
+    auto loaded = app::load(options);
     switch (command) {
       case Command::Plan: return print_plan(*loaded, plan_json);
       case Command::Env: return print_env(*loaded, env_json ? EnvFormat::Json : env_export ? EnvFormat::Export : EnvFormat::Lines);
-      case Command::Train: return train(*loaded, invocation);
+      case Command::Train: return train(*loaded, invocation, options.runner.has_value());
     }
   } catch (const ConfigError& e) {
     print_problems(e);

@@ -136,6 +136,7 @@ std::unique_ptr<Loaded> load(const Options& options) {
   l.inputs.env = &l.env;
   l.inputs.environ = &l.environ;
   l.inputs.forced_runner = options.runner;
+  if (options.base_dir || l.base.local_mode) l.inputs.export_base_dir = l.base.base;
   l.inputs.user_command = options.mpi_command;
   if (options.mpi_command && !options.runner) l.inputs.forced_runner = plan::RunnerKind::Mpi;
   auto& tools = l.inputs.tools;

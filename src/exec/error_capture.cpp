@@ -12,6 +12,7 @@
 namespace smlaunch::exec {
 namespace {
 
+// clang-format off
 // B152, in the reference's order.
 constexpr std::string_view kPythonErrorNames[] = {
     "BaseException", "Exception", "ArithmeticError", "AssertionError", "AttributeError",
@@ -73,11 +74,13 @@ constexpr std::string_view kFrameworkErrorClasses[] = {
     "DistError", "DistBackendError", "DistNetworkError", "DistStoreError",
     // torch.cuda / torch
     "OutOfMemoryError"};
+// clang-format on
 
 // B155.
-constexpr std::string_view kTrainingCompilerPaths[] = {"tensorflow/compiler/xla", "tensorflow/compiler/tf2xla",
-                                                       "tensorflow/python/compiler/xla", "torch_xla/"};
-constexpr std::string_view kTrainingCompilerInfo = "SMTrainingCompiler Error: Error occurred in SMTrainingCompiler.";
+constexpr std::string_view kTrainingCompilerPaths[] = {
+    "tensorflow/compiler/xla", "tensorflow/compiler/tf2xla", "tensorflow/python/compiler/xla", "torch_xla/"};
+constexpr std::string_view kTrainingCompilerInfo =
+    "SMTrainingCompiler Error: Error occurred in SMTrainingCompiler.";
 constexpr std::string_view kOutOfMemoryInfo = "OutOfMemory: Process killed by SIGKILL (signal 9)";
 // A shell reports a child killed by signal n as exit code 128 + n.
 constexpr int kShellSignalExitBase = 128;
@@ -115,9 +118,13 @@ std::string bounded(std::string_view s, std::size_t max_bytes) {
 }
 
 // What is compared and kept of a line: no rank tag, no surrounding blanks.
-std::string_view content_of(std::string_view line) { return trim(strip_rank_tag(line)); }
+std::string_view content_of(std::string_view line) {
+  return trim(strip_rank_tag(line));
+}
 
-std::size_t hash_of(std::string_view s) { return std::hash<std::string_view>{}(s); }
+std::size_t hash_of(std::string_view s) {
+  return std::hash<std::string_view>{}(s);
+}
 
 std::vector<std::string> to_strings(std::initializer_list<std::span<const std::string_view>> lists,
                                     const std::vector<std::string>& extra) {
@@ -133,12 +140,12 @@ struct SignalName {
 };
 
 // The signals a training process dies of, named as the kernel headers do.
-constexpr SignalName kSignalNames[] = {
-    {SIGHUP, "SIGHUP"},   {SIGINT, "SIGINT"},   {SIGQUIT, "SIGQUIT"}, {SIGILL, "SIGILL"},
-    {SIGTRAP, "SIGTRAP"}, {SIGABRT, "SIGABRT"}, {SIGBUS, "SIGBUS"},   {SIGFPE, "SIGFPE"},
-    {SIGKILL, "SIGKILL"}, {SIGUSR1, "SIGUSR1"}, {SIGSEGV, "SIGSEGV"}, {SIGUSR2, "SIGUSR2"},
-    {SIGPIPE, "SIGPIPE"}, {SIGALRM, "SIGALRM"}, {SIGTERM, "SIGTERM"}, {SIGXCPU, "SIGXCPU"},
-    {SIGXFSZ, "SIGXFSZ"}, {SIGSYS, "SIGSYS"}};
+constexpr SignalName kSignalNames[] = {{SIGHUP, "SIGHUP"},   {SIGINT, "SIGINT"},   {SIGQUIT, "SIGQUIT"},
+                                       {SIGILL, "SIGILL"},   {SIGTRAP, "SIGTRAP"}, {SIGABRT, "SIGABRT"},
+                                       {SIGBUS, "SIGBUS"},   {SIGFPE, "SIGFPE"},   {SIGKILL, "SIGKILL"},
+                                       {SIGUSR1, "SIGUSR1"}, {SIGSEGV, "SIGSEGV"}, {SIGUSR2, "SIGUSR2"},
+                                       {SIGPIPE, "SIGPIPE"}, {SIGALRM, "SIGALRM"}, {SIGTERM, "SIGTERM"},
+                                       {SIGXCPU, "SIGXCPU"}, {SIGXFSZ, "SIGXFSZ"}, {SIGSYS, "SIGSYS"}};
 
 // "SIGSEGV (signal 11)", or "signal 64" for a signal without a name here.
 std::string describe_signal(int number) {
@@ -150,10 +157,18 @@ std::string describe_signal(int number) {
 
 }  // namespace
 
-std::span<const std::string_view> python_error_names() { return kPythonErrorNames; }
-std::span<const std::string_view> mpi_error_names() { return kMpiErrorNames; }
-std::span<const std::string_view> extra_trigger_names() { return kExtraTriggerNames; }
-std::span<const std::string_view> framework_error_classes() { return kFrameworkErrorClasses; }
+std::span<const std::string_view> python_error_names() {
+  return kPythonErrorNames;
+}
+std::span<const std::string_view> mpi_error_names() {
+  return kMpiErrorNames;
+}
+std::span<const std::string_view> extra_trigger_names() {
+  return kExtraTriggerNames;
+}
+std::span<const std::string_view> framework_error_classes() {
+  return kFrameworkErrorClasses;
+}
 
 // ---------------------------------------------------------------------------
 // NameMatcher
@@ -176,7 +191,8 @@ NameMatcher::NameMatcher(std::vector<std::string> names) : names_(std::move(name
     while (index < names_.size() && static_cast<unsigned char>(names_[index].front()) == byte) ++index;
     const bool identifier = is_identifier_byte(static_cast<char>(byte));
     const bool starts = bucket_[byte] != index;
-    byte_class_[byte] = static_cast<std::uint8_t>((identifier ? kIdentifier : 0) | (starts ? kStartsName : 0));
+    byte_class_[byte] =
+        static_cast<std::uint8_t>((identifier ? kIdentifier : 0) | (starts ? kStartsName : 0));
   }
   bucket_[256] = static_cast<std::uint32_t>(index);
 }
@@ -229,11 +245,11 @@ ErrorCapture::ErrorCapture(const std::vector<std::string>& extra_class_names)
       classes_(to_strings({kFrameworkErrorClasses}, extra_class_names)) {}
 
 void ErrorCapture::remember_recent(StreamCapture& capture, std::string_view content) {
-  const std::size_t hash = hash_of(content);
+  const std::string_view kept = utf8_prefix(content, kFallbackLineBytes);
+  const std::size_t hash = hash_of(kept);
   if (capture.recent_count > 0 && hash == capture.recent_last_hash) return;  // a repeat
   capture.recent_last_hash = hash;
-  std::string& slot = capture.recent[capture.recent_next];
-  slot.assign(utf8_prefix(content, kFallbackLineBytes));  // reuses the slot's memory
+  capture.recent[capture.recent_next].assign(kept);  // reuses the slot's memory
   capture.recent_next = (capture.recent_next + 1) % kFallbackLines;
   capture.recent_count = std::min(capture.recent_count + 1, kFallbackLines);
 }
@@ -259,7 +275,13 @@ void ErrorCapture::line(Stream stream, std::string_view bytes) {
   capture.triggered = true;
   capture.trigger_sequence = sequence_;
   capture.trigger_name = std::string(match->name);
-  capture.trigger_line = bounded(content, kMaxCapturedLineBytes);
+  // An over-long line is cut, but never before the name that triggered it.
+  const std::size_t name_end = match->offset + match->name.size();
+  capture.trigger_line =
+      name_end + kTruncationMark.size() <= kMaxCapturedLineBytes
+          ? bounded(content, kMaxCapturedLineBytes)
+          : std::string(kTruncationMark) +
+                bounded(content.substr(match->offset), kMaxCapturedLineBytes - kTruncationMark.size());
   capture.tail.reserve_hash(hash_of(capture.trigger_line));
 }
 
@@ -268,12 +290,15 @@ std::vector<const ErrorCapture::StreamCapture*> ErrorCapture::by_trigger_order()
   for (const auto& s : streams_) {
     if (s.triggered) out.push_back(&s);
   }
-  std::sort(out.begin(), out.end(),
-            [](const StreamCapture* a, const StreamCapture* b) { return a->trigger_sequence < b->trigger_sequence; });
+  std::sort(out.begin(), out.end(), [](const StreamCapture* a, const StreamCapture* b) {
+    return a->trigger_sequence < b->trigger_sequence;
+  });
   return out;
 }
 
-bool ErrorCapture::triggered() const { return streams_[0].triggered || streams_[1].triggered; }
+bool ErrorCapture::triggered() const {
+  return streams_[0].triggered || streams_[1].triggered;
+}
 
 std::optional<std::string_view> ErrorCapture::trigger_name() const {
   const auto order = by_trigger_order();
@@ -315,7 +340,9 @@ std::string ErrorCapture::error_class_for(std::string_view message) const {
   return std::string(match ? match->name : kDefaultErrorClass);
 }
 
-std::string ErrorCapture::error_class() const { return error_class_for(message()); }
+std::string ErrorCapture::error_class() const {
+  return error_class_for(message());
+}
 
 // ---------------------------------------------------------------------------
 // Extra info and the summary

@@ -136,7 +136,8 @@ class ErrorCapture final : public LineSink {
   // The most recent distinct lines within a byte and line budget.
   class DistinctTail {
    public:
-    DistinctTail(std::size_t budget_bytes, std::size_t max_lines) : budget_(budget_bytes), max_lines_(max_lines) {}
+    DistinctTail(std::size_t budget_bytes, std::size_t max_lines)
+        : budget_(budget_bytes), max_lines_(max_lines) {}
     // Whether a line with this hash is held (or reserved).
     [[nodiscard]] bool contains(std::size_t hash) const { return hashes_.contains(hash); }
     // Appends a line not held yet, evicting the oldest to stay in budget.
@@ -179,8 +180,9 @@ class ErrorCapture final : public LineSink {
 
 /// The ExtraInfo line (B82, D20): `OutOfMemory: Process killed by SIGKILL
 /// (signal 9)` for exit code 137 (a shell's 128+9), -9 (Python's convention)
-/// or a SIGKILL death; `Process killed by <SIGNAME> (signal <n>)` for any
-/// other signal death; nullopt otherwise. `term_signal` is 0 when the
+/// or a SIGKILL death; `Process killed by <SIGNAME> (signal <n>)` (or
+/// `signal <n>` for one without a name here) for any other signal death;
+/// nullopt otherwise. `term_signal` is 0 when the
 /// process exited.
 [[nodiscard]] std::optional<std::string> extra_info_for(int exit_code, int term_signal);
 /// As above, but `SMTrainingCompiler Error: Error occurred in

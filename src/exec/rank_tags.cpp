@@ -18,7 +18,9 @@ constexpr std::array<std::string_view, 3> kStreamNames = {"stdout", "stderr", "s
 // Above this the scratch buffer is freed after a line, as in LineSplitter.
 constexpr std::size_t kRetainedScratch = 64 * 1024;
 
-bool is_digit(char c) { return c >= '0' && c <= '9'; }
+bool is_digit(char c) {
+  return c >= '0' && c <= '9';
+}
 
 // ORTE prints a number; PMIx prints the namespace part after '@', which is a
 // number for mpirun jobs, or a whole namespace like prterun-host-1234.
@@ -42,7 +44,9 @@ std::size_t run_end(std::string_view s, std::size_t from, std::size_t max_bytes,
   return i;
 }
 
-bool has_at(std::string_view s, std::size_t at, char c) { return at < s.size() && s[at] == c; }
+bool has_at(std::string_view s, std::size_t at, char c) {
+  return at < s.size() && s[at] == c;
+}
 
 std::int64_t parse_digits(std::string_view digits) {
   std::int64_t value = 0;
@@ -175,6 +179,8 @@ void RankTagSink::line(Stream stream, std::string_view bytes) {
   if (scratch_.capacity() > kRetainedScratch) std::string().swap(scratch_);
 }
 
-void RankTagSink::flush() { next_->flush(); }
+void RankTagSink::flush() {
+  next_->flush();
+}
 
 }  // namespace smlaunch::exec

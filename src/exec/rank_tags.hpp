@@ -41,10 +41,10 @@ struct RankTag {
   std::string_view job;        // as printed ("1", or a PMIx namespace part)
   std::string_view rank_text;  // the rank's digits as printed
   std::int64_t rank = 0;
-  std::string_view stream;     // "stdout", "stderr" or "stddiag"
-  std::string_view host;       // set only in the rewritten form
-  bool rewritten = false;      // [J,mpirank:R,host]<s>: rather than [J,R]<s>:
-  std::size_t size = 0;        // bytes of the tag, through its ':'
+  std::string_view stream;  // "stdout", "stderr" or "stddiag"
+  std::string_view host;    // set only in the rewritten form
+  bool rewritten = false;   // [J,mpirank:R,host]<s>: rather than [J,R]<s>:
+  std::size_t size = 0;     // bytes of the tag, through its ':'
 };
 
 /// The tag at the very start of `line`, in the Open MPI form or in the form

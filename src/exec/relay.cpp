@@ -4,7 +4,9 @@
 
 namespace smlaunch::exec {
 
-std::string_view to_string(Stream stream) { return stream == Stream::Stdout ? "stdout" : "stderr"; }
+std::string_view to_string(Stream stream) {
+  return stream == Stream::Stdout ? "stdout" : "stderr";
+}
 
 void LineSplitter::feed(std::string_view chunk) {
   const char* const data = chunk.data();

@@ -91,7 +91,11 @@ void base_environment(PlanContext& ctx, LaunchPlan& plan) {
   const auto existing = config::lookup(ctx.environ, "PYTHONPATH");
   plan.env.set("PYTHONPATH", existing && !existing->empty() ? ctx.env.paths.code + ":" + *existing
                                                             : ctx.env.paths.code);
-  ctx.forwarded_names.emplace_back("PYTHONPATH");
+  if (ctx.inputs.export_base_dir) {
+    plan.env.set("SAGEMAKER_BASE_DIR", *ctx.inputs.export_base_dir);
+    ctx.forwarded_names.emplace_back("SAGEMAKER_BASE_DIR");
+  }
+  ctx.forwarded_names.emplace_back("PYTHONPATH");  // last, as in the reference (B96)
   plan.env.set("SAGEMAKER_JOB_NAME", ctx.env.sagemaker_job_name);
   plan.env.set("CURRENT_HOST", ctx.env.current_host);
   plan.env.set("SAGEMAKER_REGION", ctx.env.sagemaker_region);

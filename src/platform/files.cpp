@@ -60,6 +60,11 @@ bool write_file(const std::string& path, std::string_view content) {
   return true;
 }
 
+bool make_executable(const std::string& path) {
+  constexpr mode_t kExecutableMode = 0755;
+  return ::chmod(path.c_str(), kExecutableMode) == 0;
+}
+
 bool path_exists(const std::string& path) {
   struct stat st {};
   return ::stat(path.c_str(), &st) == 0;

@@ -25,6 +25,9 @@ struct ReadError {
 /// any error.
 bool write_file(const std::string& path, std::string_view content);
 
+/// Adds execute permission: mode 0755 (never world-writable). False on error.
+bool make_executable(const std::string& path);
+
 /// True when `path` exists (any type; symlinks followed).
 [[nodiscard]] bool path_exists(const std::string& path);
 /// True when `path` is a directory with at least one entry.

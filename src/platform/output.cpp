@@ -1,10 +1,13 @@
 #include "platform/output.hpp"
 
+#include <signal.h>
 #include <unistd.h>
 
 #include <cerrno>
 
 namespace smlaunch::platform {
+
+void ignore_sigpipe() { ::signal(SIGPIPE, SIG_IGN); }
 
 void OutputWriter::append(std::string_view bytes) {
   if (broken_) return;

@@ -13,6 +13,10 @@
 
 namespace smlaunch::platform {
 
+/// Makes a closed stdout/stderr an error value (EPIPE) instead of a
+/// process-killing SIGPIPE, for smlaunch itself (children get the default).
+void ignore_sigpipe();
+
 class OutputWriter {
  public:
   /// Writes to `fd`, which the caller keeps open (1 or 2 in practice).

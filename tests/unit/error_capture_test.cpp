@@ -24,7 +24,8 @@ void feed(ErrorCapture& capture, Stream stream, std::string_view text) {
 
 std::string lines_of_rank(int rank, std::string_view stream, const std::vector<std::string>& lines) {
   std::string out;
-  for (const auto& l : lines) out += "[1," + std::to_string(rank) + "]<" + std::string(stream) + ">:" + l + "\n";
+  for (const auto& l : lines)
+    out += "[1," + std::to_string(rank) + "]<" + std::string(stream) + ">:" + l + "\n";
   return out;
 }
 
@@ -80,14 +81,16 @@ TEST(ErrorCapture, FirstClassByPositionIsChosenWhateverTheExtensionOrder) {
       "Traceback (most recent call last):\n"
       "RuntimeError: BetaError raised while handling AlphaError\n"
       "tensorflow.python.framework.errors_impl.InternalError: x\n";
-  std::vector<std::string> names = {"AlphaError", "BetaError", "GammaError", "DeltaError", "RuntimeError: Beta"};
+  std::vector<std::string> names = {"AlphaError", "BetaError", "GammaError", "DeltaError",
+                                    "RuntimeError: Beta"};
   std::mt19937 rng(1234);
   for (int round = 0; round < 20; ++round) {
     std::shuffle(names.begin(), names.end(), rng);
     ErrorCapture capture(names);
     feed(capture, Stream::Stderr, output);
-    EXPECT_EQ(capture.message(), "RuntimeError: BetaError raised while handling AlphaError\n"
-                                 "tensorflow.python.framework.errors_impl.InternalError: x");
+    EXPECT_EQ(capture.message(),
+              "RuntimeError: BetaError raised while handling AlphaError\n"
+              "tensorflow.python.framework.errors_impl.InternalError: x");
     // "RuntimeError: Beta" starts earliest, but ends inside a word.
     EXPECT_EQ(capture.error_class(), "BetaError");
   }
@@ -102,7 +105,8 @@ TEST(ErrorCapture, LongestNameWinsAtTheSamePosition) {
 
 TEST(ErrorCapture, SupportedDoesNotTriggerOnOrte) {
   ErrorCapture capture;
-  feed(capture, Stream::Stdout, "NCCL INFO Channel 00 : SUPPORTED\nUNSUPPORTED op\nPRTE_ENV=1 is SUPPORTED\n");
+  feed(capture, Stream::Stdout,
+       "NCCL INFO Channel 00 : SUPPORTED\nUNSUPPORTED op\nPRTE_ENV=1 is SUPPORTED\n");
   EXPECT_FALSE(capture.triggered());
   feed(capture, Stream::Stderr, "ORTE has lost communication with a remote daemon.\n");
   EXPECT_TRUE(capture.triggered());
@@ -111,7 +115,8 @@ TEST(ErrorCapture, SupportedDoesNotTriggerOnOrte) {
 
 TEST(ErrorCapture, NamesMatchOnlyAtWordBoundaries) {
   ErrorCapture capture({"OpError"});
-  feed(capture, Stream::Stderr, "TFOpError x\nOpErrors x\nExceptional progress\nmy_ValueError\nValueError2\n");
+  feed(capture, Stream::Stderr,
+       "TFOpError x\nOpErrors x\nExceptional progress\nmy_ValueError\nValueError2\n");
   EXPECT_FALSE(capture.triggered());
   feed(capture, Stream::Stderr, "errors_impl.OpError: y\n");
   EXPECT_EQ(capture.error_class(), "OpError");
@@ -152,13 +157,15 @@ TEST(ErrorCapture, SameTracebackFrom64RanksIsStoredOnce) {
 
 TEST(ErrorCapture, D18_TagsAreStrippedForAnyRank) {
   ErrorCapture capture;
-  feed(capture, Stream::Stderr, "[1,12]<stderr>:ValueError: x\n[17,4095]<stderr>:  more\n[1,3]<stderr>: pmix\n");
+  feed(capture, Stream::Stderr,
+       "[1,12]<stderr>:ValueError: x\n[17,4095]<stderr>:  more\n[1,3]<stderr>: pmix\n");
   EXPECT_EQ(capture.message(), "ValueError: x\nmore\npmix");
 }
 
 TEST(ErrorCapture, RewrittenTagsAreStrippedToo) {
   ErrorCapture capture;
-  feed(capture, Stream::Stderr, "[1,mpirank:12,algo-2]<stderr>:ValueError: x\n[1,mpirank:1,algo-1]<stderr>:ValueError: x\n");
+  feed(capture, Stream::Stderr,
+       "[1,mpirank:12,algo-2]<stderr>:ValueError: x\n[1,mpirank:1,algo-1]<stderr>:ValueError: x\n");
   EXPECT_EQ(capture.message(), "ValueError: x");
 }
 
@@ -228,6 +235,14 @@ TEST(ErrorCapture, LongLinesAreCutAtACharacterBoundary) {
   EXPECT_LE(message.size() - newline - 1, kMaxCapturedLineBytes);
 }
 
+TEST(ErrorCapture, LongTriggerLineIsNeverCutBeforeItsName) {
+  ErrorCapture capture;
+  feed(capture, Stream::Stderr, std::string(5000, 'x') + " SMDDPNCCLError: unhandled cuda error\n");
+  const std::string message = capture.message();
+  EXPECT_EQ(message, "...SMDDPNCCLError: unhandled cuda error");
+  EXPECT_EQ(capture.error_class(), "SMDDPNCCLError");
+}
+
 TEST(ErrorCapture, ManyTinyLinesAreBoundedByCount) {
   ErrorCapture capture;
   capture.line(Stream::Stderr, "ValueError\n");
@@ -270,9 +285,11 @@ TEST(ErrorCapture, TenMillionLinesAfterTheTriggerStayUnderTheCap) {
   // 64 ranks repeating a few hundred distinct lines, ten million times.
   std::vector<std::string> lines;
   for (int i = 0; i < 64 * 300; ++i) {
-    lines.push_back("[1," + std::to_string(i % 64) + "]<stderr>:NCCL WARN retry " + std::to_string(i % 300) + "\n");
+    lines.push_back("[1," + std::to_string(i % 64) + "]<stderr>:NCCL WARN retry " + std::to_string(i % 300) +
+                    "\n");
   }
-  for (int i = 0; i < 10'000'000; ++i) capture.line(Stream::Stderr, lines[static_cast<std::size_t>(i) % lines.size()]);
+  for (int i = 0; i < 10'000'000; ++i)
+    capture.line(Stream::Stderr, lines[static_cast<std::size_t>(i) % lines.size()]);
   const std::string message = capture.message();
   EXPECT_LE(message.size(), kCaptureBytes);
   EXPECT_EQ(std::count(message.begin(), message.end(), '\n'), 300);
@@ -282,8 +299,9 @@ TEST(ErrorCapture, First1024CharactersOfTheFailureFileSayWhatFailed) {
   ErrorCapture capture;
   std::string output;
   for (int rank = 0; rank < 64; ++rank) {
-    output += lines_of_rank(rank, "stdout", {"NCCL INFO Channel 00/02 : 0[0] -> 1[1] via P2P/IPC, rank " +
-                                             std::to_string(rank) + " is ready and everything is fine"});
+    output += lines_of_rank(rank, "stdout",
+                            {"NCCL INFO Channel 00/02 : 0[0] -> 1[1] via P2P/IPC, rank " +
+                             std::to_string(rank) + " is ready and everything is fine"});
   }
   for (int rank = 0; rank < 64; ++rank) output += lines_of_rank(rank, "stderr", kTraceback);
   for (int i = 0; i < 500; ++i) output += "[1,0]<stderr>:noise line " + std::to_string(i) + "\n";
@@ -292,7 +310,8 @@ TEST(ErrorCapture, First1024CharactersOfTheFailureFileSayWhatFailed) {
   const app::FailureReport report{summary.error_class, 1, summary.message, summary.extra_info,
                                   "mpirun --host algo-1:8,algo-2:8 -np 16 python -m mpi4py train.py"};
   const std::string head = app::format_failure(report).substr(0, 1024);
-  EXPECT_TRUE(head.starts_with("ExecuteUserScriptError:\nExitCode 1\nErrorMessage \"ValueError: learning rate"))
+  EXPECT_TRUE(
+      head.starts_with("ExecuteUserScriptError:\nExitCode 1\nErrorMessage \"ValueError: learning rate"))
       << head;
 }
 

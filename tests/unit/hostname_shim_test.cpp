@@ -177,10 +177,12 @@ RunResult run(const std::vector<std::string>& args, const std::vector<std::strin
   }
   std::vector<std::string> argv_storage = args;
   std::vector<char*> argv;
+  argv.reserve(argv_storage.size() + 1);
   for (auto& a : argv_storage) argv.push_back(a.data());
   argv.push_back(nullptr);
   std::vector<std::string> env_storage = env;
   std::vector<char*> envp;
+  envp.reserve(env_storage.size() + 1);
   for (auto& e : env_storage) envp.push_back(e.data());
   envp.push_back(nullptr);
 
@@ -348,10 +350,8 @@ class HostnameShim : public ::testing::Test {
     return env;
   }
 
-  /// Writes `config` as the resourceconfig.json of base_ (none when nullopt).
-  void write_config(const std::optional<std::string_view>& config) const {
-    if (config) base_.write(std::string(kConfigPath), *config);
-  }
+  /// Writes `config` as the resourceconfig.json of base_.
+  void write_config(std::string_view config) const { base_.write(std::string(kConfigPath), config); }
 
   /// The probe's output for gethostname(buf, len) under the shim; expects a
   /// clean run with nothing on stderr.
@@ -537,7 +537,7 @@ TEST_F(HostnameShim, NotARegularFileFallsBackWithoutHanging) {
 
 // ---- Where the file is ------------------------------------------------------
 
-TEST_F(HostnameShim, D29_WithoutBaseDirTheOptMlFileIsUsed) {
+TEST_F(HostnameShim, D29_WithoutBaseDirOnlyOptMlIsLookedAt) {
   if (fs::exists("/opt/ml/input/config/resourceconfig.json")) {
     GTEST_SKIP() << "this machine has a real /opt/ml/input/config/resourceconfig.json";
   }

@@ -458,6 +458,18 @@ TEST(Plan, B138_HostOutsideTheDistributionGroupRunsAProcess) {
   EXPECT_EQ(plan.argv, (std::vector<std::string>{"/usr/bin/python3", "train.py"}));
 }
 
+TEST(Plan, BaseDirFromTheCommandLineReachesTheJobAndEveryRank) {
+  Job job;
+  job.hyperparameters = R"({"sagemaker_program":"\"train.py\"","sagemaker_mpi_enabled":"true"})";
+  job.inputs.export_base_dir = "/data/job/opt/ml";
+  const auto plan = job.plan();
+  EXPECT_EQ(*plan.env.find("SAGEMAKER_BASE_DIR"), "/data/job/opt/ml");
+  EXPECT_EQ(tail_after(plan.argv, "-x").front(), "PYTHONPATH");
+  EXPECT_NE(joined(plan.argv).find("-x SAGEMAKER_BASE_DIR -x PYTHONPATH"), std::string::npos);
+  Job plain;
+  EXPECT_EQ(plain.plan().env.find("SAGEMAKER_BASE_DIR"), nullptr);
+}
+
 TEST(Plan, D28_PythonPathPrependsTheCodeDirectory) {
   Job job;
   job.environ["PYTHONPATH"] = "/opt/lib";

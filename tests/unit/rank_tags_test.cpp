@@ -165,7 +165,8 @@ TEST(RankTagSink, RewritesEachLineOfASplitStream) {
   splitter.feed("7]<stderr>:a\n[1,3]<std");
   splitter.feed("err>:b\n");
   splitter.finish();
-  EXPECT_EQ(out.lines, (std::vector<std::string>{"[1,mpirank:17,algo-3]<stderr>:a\n", "[1,mpirank:3,algo-1]<stderr>:b\n"}));
+  EXPECT_EQ(out.lines, (std::vector<std::string>{"[1,mpirank:17,algo-3]<stderr>:a\n",
+                                                 "[1,mpirank:3,algo-1]<stderr>:b\n"}));
   EXPECT_EQ(out.streams, (std::vector<Stream>{Stream::Stderr, Stream::Stderr}));
   EXPECT_EQ(out.flushes, 4);
 }

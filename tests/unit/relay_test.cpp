@@ -16,7 +16,9 @@ namespace {
 /// Records every line with its stream, and counts flushes.
 class RecordingSink final : public LineSink {
  public:
-  void line(Stream stream, std::string_view bytes) override { lines.emplace_back(stream, std::string(bytes)); }
+  void line(Stream stream, std::string_view bytes) override {
+    lines.emplace_back(stream, std::string(bytes));
+  }
   void flush() override { ++flushes; }
 
   std::vector<std::pair<Stream, std::string>> lines;
@@ -47,9 +49,13 @@ Lines split(std::string_view input, const std::vector<std::size_t>& sizes) {
   return sink.texts();
 }
 
-Lines split_whole(std::string_view input) { return split(input, {}); }
+Lines split_whole(std::string_view input) {
+  return split(input, {});
+}
 
-Lines split_byte_by_byte(std::string_view input) { return split(input, std::vector<std::size_t>(input.size(), 1)); }
+Lines split_byte_by_byte(std::string_view input) {
+  return split(input, std::vector<std::size_t>(input.size(), 1));
+}
 
 Lines split_randomly(std::string_view input, unsigned seed) {
   std::mt19937 rng(seed);
@@ -72,14 +78,13 @@ const std::string kTraceback =
     "no newline at the end";
 
 TEST(LineSplit, AnyChunkingOfTheSameInputYieldsTheSameLines) {
-  const Lines expected = {
-      "[1,0]<stderr>:Traceback (most recent call last):\n",
-      "[1,0]<stderr>:  File \"/opt/ml/code/train.py\", line 3, in <module>\n",
-      "[1,0]<stderr>:    main()\n",
-      "\n",
-      "[1,0]<stderr>:ValueError: bad\r\n",
-      "\xff\xfe not utf-8 \xc3(\n",
-      "no newline at the end"};
+  const Lines expected = {"[1,0]<stderr>:Traceback (most recent call last):\n",
+                          "[1,0]<stderr>:  File \"/opt/ml/code/train.py\", line 3, in <module>\n",
+                          "[1,0]<stderr>:    main()\n",
+                          "\n",
+                          "[1,0]<stderr>:ValueError: bad\r\n",
+                          "\xff\xfe not utf-8 \xc3(\n",
+                          "no newline at the end"};
   EXPECT_EQ(split_whole(kTraceback), expected);
   EXPECT_EQ(split_byte_by_byte(kTraceback), expected);
   for (unsigned seed = 1; seed <= 50; ++seed) EXPECT_EQ(split_randomly(kTraceback, seed), expected) << seed;
@@ -154,7 +159,8 @@ TEST(LineSplit, EmptyLinesAreKept) {
 
 TEST(LineSplit, LeadingIndentationIsKept) {
   const std::string input = "Traceback (most recent call last):\n  File \"train.py\", line 1\n    x = 1/0\n";
-  const Lines expected = {"Traceback (most recent call last):\n", "  File \"train.py\", line 1\n", "    x = 1/0\n"};
+  const Lines expected = {"Traceback (most recent call last):\n", "  File \"train.py\", line 1\n",
+                          "    x = 1/0\n"};
   // Chunk edges right before the indentation (where the reference lost it).
   EXPECT_EQ(split(input, {35, 25, 4}), expected);
   EXPECT_EQ(split_byte_by_byte(input), expected);

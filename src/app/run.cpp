@@ -1,0 +1,175 @@
+// run_plan: the job's life on one host.
+//
+//   1. make a command entry point executable (0755, never 0777: D30)
+//   2. wire the output: per stream a LineSplitter -> [RankTagSink for
+//      mpirun's --tag-output] -> Tee(our stdout/stderr, ErrorCapture)
+//   3. supervise: the job in its own process group, stop signals forwarded,
+//      SIGKILL after the grace, zombies reaped (platform::Supervisor)
+//   4. report: output/success, or output/failure with the captured error
+//      class and text (the user's own failure file wins), and the exit code
+//   5. stop whatever children are left (setsid'd grandchildren included)
+#include "app/run.hpp"
+
+#include <fmt/format.h>
+
+#include <chrono>
+#include <memory>
+#include <optional>
+
+#include "app/log.hpp"
+#include "app/report.hpp"
+#include "app/secrets.hpp"
+#include "exec/error_capture.hpp"
+#include "exec/rank_tags.hpp"
+#include "exec/relay.hpp"
+#include "platform/files.hpp"
+#include "platform/output.hpp"
+#include "platform/process.hpp"
+
+namespace smlaunch::app {
+namespace {
+
+constexpr int kExitCodeNotStarted = 127;  // the shell's "command not found"
+
+// Lines to smlaunch's own stdout/stderr: the job's streams stay apart.
+class StdioSink final : public exec::LineSink {
+ public:
+  void line(exec::Stream stream, std::string_view bytes) override {
+    (stream == exec::Stream::Stdout ? out_ : err_).append(bytes);
+  }
+  void flush() override {
+    out_.flush();
+    err_.flush();
+  }
+
+ private:
+  platform::OutputWriter out_{1};
+  platform::OutputWriter err_{2};
+};
+
+bool tags_ranks(const plan::LaunchPlan& p) {
+  return p.runner == plan::RunnerKind::Mpi || p.runner == plan::RunnerKind::Smddp;
+}
+
+std::vector<std::string> environment_strings(const Loaded& l) {
+  config::Environ merged = l.environ;
+  for (const auto& [name, value] : l.plan.env) merged[name] = value;
+  std::vector<std::string> env;
+  env.reserve(merged.size());
+  for (const auto& [name, value] : merged) env.push_back(name + "=" + value);
+  return env;
+}
+
+std::string display_command(const Loaded& l) {
+  std::string command;
+  for (const auto& a : masked_argv(l.env, l.plan.argv)) command += (command.empty() ? "" : " ") + plan::shell_quote(a);
+  return command;
+}
+
+int report_failure(const Loaded& l, FailureReport report, int exit_code) {
+  log::info("Reporting training FAILURE");
+  log::error("{}", format_failure(report));
+  write_failure(l.paths, report);
+  log::error("Encountered exit_code {}", exit_code);
+  return exit_code;
+}
+
+}  // namespace
+
+std::optional<std::vector<std::string>> framework_handover(const std::string& module, const std::string& python) {
+  const auto colon = module.find(':');
+  if (colon == std::string::npos || module.find(':', colon + 1) != std::string::npos) return std::nullopt;
+  const std::string package = module.substr(0, colon);
+  const std::string function = module.substr(colon + 1);
+  const auto identifier = [](std::string_view s) {
+    if (s.empty() || (s[0] >= '0' && s[0] <= '9')) return false;
+    return s.find_first_not_of("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_") == std::string_view::npos;
+  };
+  std::size_t start = 0;
+  for (;;) {
+    const auto dot = package.find('.', start);
+    if (!identifier(std::string_view(package).substr(start, dot == std::string::npos ? std::string::npos : dot - start))) {
+      return std::nullopt;
+    }
+    if (dot == std::string::npos) break;
+    start = dot + 1;
+  }
+  if (!identifier(function)) return std::nullopt;
+  return std::vector<std::string>{python, "-c", fmt::format("import {} as m; m.{}()", package, function)};
+}
+
+int run_plan(const Loaded& l, const RunOptions& options) {
+  const auto& p = l.plan;
+  const auto started = std::chrono::steady_clock::now();
+  (void)platform::become_child_subreaper();
+  platform::ignore_sigpipe();
+
+  // 1. A command entry point runs directly: it must be executable.
+  if (p.entry_type == plan::EntryPointType::Command && !l.inputs.user_command && !p.argv.empty()) {
+    const std::string file = l.paths.code + "/" + l.env.user_entry_point.as_str();
+    if (!platform::make_executable(file)) log::warning("could not make {} executable", file);
+  }
+
+  // 2. Output: split lines, name the ranks' hosts, show and capture.
+  StdioSink stdio;
+  exec::ErrorCapture capture;
+  exec::TeeSink tee(stdio, capture);
+  std::optional<exec::RankTagRewriter> rewriter;
+  std::unique_ptr<exec::RankTagSink> tagged;
+  exec::LineSink* head = &tee;
+  if (tags_ranks(p)) {
+    rewriter.emplace(p.hosts, p.processes_per_host);
+    tagged = std::make_unique<exec::RankTagSink>(*rewriter, tee);
+    head = tagged.get();
+  }
+  exec::LineSplitter out(exec::Stream::Stdout, *head);
+  exec::LineSplitter err(exec::Stream::Stderr, *head);
+  const auto relay = [&](platform::OutputStream stream, std::string_view chunk) {
+    (stream == platform::OutputStream::kStdout ? out : err).feed(chunk);
+    head->flush();
+  };
+
+  // 3. Supervise.
+  std::string variables;
+  for (const auto& [name, value] : masked_environment(l.env, p)) variables += name + "=" + value + "\n";
+  const std::string command = display_command(l);
+  log::info("Invoking user script\n\nEnvironment variables:\n\n{}\nInvoking script with the following command:\n\n{}\n",
+            variables, command);
+  platform::Supervisor supervisor({.term_grace = options.term_grace});
+  auto result = supervisor.run(platform::Command{p.argv, environment_strings(l), p.cwd}, relay);
+  out.finish();
+  err.finish();
+  head->flush();
+  const auto seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
+  log::info("Job finished after {:.3f} s", seconds);
+  platform::stop_all_children(options.term_grace);
+
+  // 4. Report.
+  FailureReport report{"ExecuteUserScriptError", std::nullopt, "", std::nullopt, command};
+  if (const auto* error = std::get_if<platform::SpawnError>(&result)) {
+    report.exit_code = kExitCodeNotStarted;
+    report.message = error->message;
+    return report_failure(l, report, kExitJobFailed);
+  }
+  const auto& outcome = std::get<platform::JobOutcome>(result);
+  if (outcome.stopped_by_signal()) {
+    report.error_class = "StoppedBySignal";
+    report.exit_code = outcome.job.exited() ? outcome.job.exit_code() : -outcome.job.term_signal();
+    report.message = fmt::format("stopped by signal {}: {}", outcome.stop_signal, outcome.describe());
+    return report_failure(l, report, kExitSignalBase + outcome.stop_signal);
+  }
+  if (outcome.job.success()) {
+    log::info("Reporting training SUCCESS");
+    write_success(l.paths);
+    return kExitSuccess;
+  }
+  const int code = outcome.job.exited() ? outcome.job.exit_code() : -outcome.job.term_signal();
+  const auto summary = exec::summarize_failure(capture, outcome.job.exit_code(), outcome.job.term_signal());
+  report.error_class = summary.error_class;
+  report.exit_code = code;
+  report.message = summary.message;
+  report.extra_info = summary.extra_info;
+  return report_failure(l, report, kExitJobFailed);
+}
+
+}  // namespace smlaunch::app
