@@ -338,7 +338,7 @@ std::string ProcessStatus::describe() const {
 std::string JobOutcome::describe() const {
   if (!stopped_by_signal()) return job.describe();
   std::string text = "stopped by signal " + std::to_string(stop_signal) + " (" + signal_name(stop_signal) +
-                     "); the job " + job.describe();
+                     "); the job " + (job.signaled() ? "was " : "") + job.describe();
   if (killed_after_grace && job.term_signal() == SIGKILL) text += " after the grace period";
   return text;
 }

@@ -172,7 +172,9 @@ struct JobOutcome {
 };
 
 /// Runs one job at a time and watches it: its two pipes, its exit (pidfd),
-/// and the stop signals and SIGCHLD (signalfd). Construct it in the thread
+/// and the stop signals and SIGCHLD (signalfd). SIGTERM, SIGINT and SIGHUP
+/// are all stop requests: each is forwarded as itself to the job's group, and
+/// the first starts the grace period. Construct it in the thread
 /// that will call run()/supervise() (the signals are blocked in that thread
 /// for the Supervisor's lifetime; see signals.hpp about other threads).
 ///

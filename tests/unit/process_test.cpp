@@ -276,7 +276,7 @@ TEST(ProcessTest, OutcomeSaysWhichSignalStoppedUs) {
   outcome.job = ProcessStatus::killed_by(SIGKILL);
   outcome.killed_after_grace = true;
   EXPECT_EQ(outcome.describe(),
-            "stopped by signal 15 (SIGTERM); the job killed by signal 9 (SIGKILL) after the grace period");
+            "stopped by signal 15 (SIGTERM); the job was killed by signal 9 (SIGKILL) after the grace period");
 }
 
 // ---- Supervisor -------------------------------------------------------------
