@@ -18,6 +18,7 @@
 #include "app/report.hpp"
 #include "app/secrets.hpp"
 #include "app/run.hpp"
+#include "platform/signals.hpp"
 
 #ifndef SMLAUNCH_VERSION
 #define SMLAUNCH_VERSION "0.0.0"
@@ -261,6 +262,10 @@ int main(int argc, char** argv) {
     usage.checkpoint();
     options.base = app::choose_base_dir(options, environ_now);
 
+    // train: hold SIGTERM/SIGINT/SIGHUP/SIGCHLD from the start, so a stop
+    // request during loading is not lost; the supervisor takes them over.
+    std::optional<platform::BlockedSignals> held;
+    if (command == Command::Train) held.emplace(platform::SignalSet::supervised());
     auto loaded = app::load(options);
     switch (command) {
       case Command::Plan: return print_plan(*loaded, plan_json);

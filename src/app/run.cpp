@@ -155,7 +155,7 @@ int run_plan(const Loaded& l, const RunOptions& options) {
   if (outcome.stopped_by_signal()) {
     report.error_class = "StoppedBySignal";
     report.exit_code = outcome.job.exited() ? outcome.job.exit_code() : -outcome.job.term_signal();
-    report.message = fmt::format("stopped by signal {}: {}", outcome.stop_signal, outcome.describe());
+    report.message = outcome.describe();  // "stopped by signal 15 (SIGTERM); the job exited with code 7"
     return report_failure(l, report, kExitSignalBase + outcome.stop_signal);
   }
   if (outcome.job.success()) {

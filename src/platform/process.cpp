@@ -121,7 +121,8 @@ std::variant<std::string, int> find_program(const std::string& name, std::string
   std::size_t start = 0;
   while (true) {
     const std::size_t colon = path_env.find(':', start);
-    std::string dir(path_env.substr(start, colon == std::string_view::npos ? std::string_view::npos : colon - start));
+    std::string dir(
+        path_env.substr(start, colon == std::string_view::npos ? std::string_view::npos : colon - start));
     if (dir.empty()) dir = ".";
     if (dir.front() != '/' && !cwd.empty()) dir = cwd + "/" + dir;
     std::string candidate = dir + "/" + name;
@@ -427,7 +428,8 @@ std::variant<Child, SpawnError> spawn(const Command& command) {
       err = ENOTDIR;
     }
     if (err != 0) {
-      return SpawnError{SpawnStep::kWorkingDirectory, err, "working directory " + command.cwd + ": " + error_text(err)};
+      return SpawnError{SpawnStep::kWorkingDirectory, err,
+                        "working directory " + command.cwd + ": " + error_text(err)};
     }
   }
 
@@ -441,7 +443,8 @@ std::variant<Child, SpawnError> spawn(const Command& command) {
   Fd out_write;
   Fd err_read;
   Fd err_write;
-  if (int err = make_output_pipe(out_read, out_write); err != 0 || (err = make_output_pipe(err_read, err_write)) != 0) {
+  if (int err = make_output_pipe(out_read, out_write);
+      err != 0 || (err = make_output_pipe(err_read, err_write)) != 0) {
     return SpawnError{SpawnStep::kSetup, err, "cannot create the output pipes: " + error_text(err)};
   }
 
@@ -460,7 +463,8 @@ std::variant<Child, SpawnError> spawn(const Command& command) {
   pid_t pid = -1;
   // glibc runs the child with CLONE_VFORK semantics and returns the exec
   // error itself (ENOENT, EACCES, ENOEXEC), reaping the failed child.
-  if (const int err = ::posix_spawn(&pid, program.c_str(), actions.get(), attributes.get(), argv.data(), envp.data());
+  if (const int err =
+          ::posix_spawn(&pid, program.c_str(), actions.get(), attributes.get(), argv.data(), envp.data());
       err != 0) {
     return SpawnError{SpawnStep::kProgram, err, name + ": " + error_text(err)};
   }
@@ -479,7 +483,8 @@ Supervisor::Supervisor(SupervisorOptions options) : options_(options), signals_(
 
 std::variant<JobOutcome, SpawnError> Supervisor::run(const Command& command, const OutputHandler& on_output) {
   if (!signals_.valid()) {
-    return SpawnError{SpawnStep::kSetup, signals_.error(), "cannot watch signals: " + error_text(signals_.error())};
+    return SpawnError{SpawnStep::kSetup, signals_.error(),
+                      "cannot watch signals: " + error_text(signals_.error())};
   }
   std::variant<Child, SpawnError> spawned = spawn(command);
   if (SpawnError* error = std::get_if<SpawnError>(&spawned)) return std::move(*error);
@@ -679,7 +684,8 @@ std::size_t stop_all_children(std::chrono::milliseconds grace) {
       fds.push_back(pollfd{fd.get(), POLLIN, 0});
       pidfds.push_back(std::move(fd));
     }
-    const int timeout = std::min(poll_timeout_ms(now, deadline), static_cast<int>(kChildScanInterval.count()));
+    const int timeout =
+        std::min(poll_timeout_ms(now, deadline), static_cast<int>(kChildScanInterval.count()));
     ::poll(fds.data(), fds.size(), timeout);
   }
   (void)reap_exited();

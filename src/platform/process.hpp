@@ -156,8 +156,8 @@ struct SupervisorOptions {
 
 /// How a supervised job ended, and what we did to it.
 struct JobOutcome {
-  ProcessStatus job;             // how the job's main process ended
-  int stop_signal = 0;           // the stop signal we received and forwarded while it ran; 0: none
+  ProcessStatus job;                // how the job's main process ended
+  int stop_signal = 0;              // the stop signal we received and forwarded while it ran; 0: none
   bool killed_after_grace = false;  // we SIGKILLed its group when the grace ran out
   bool output_cut_short = false;    // a pipe was still open when the drain grace ran out
   bool group_left_running = false;  // some of its group survived SIGKILL for kKillWait
@@ -190,7 +190,8 @@ class Supervisor {
   /// Spawns `command` and supervises it (see supervise()). Returns the
   /// outcome, or why the program could not be started (or the signals not
   /// watched).
-  [[nodiscard]] std::variant<JobOutcome, SpawnError> run(const Command& command, const OutputHandler& on_output);
+  [[nodiscard]] std::variant<JobOutcome, SpawnError> run(const Command& command,
+                                                         const OutputHandler& on_output);
 
   /// Relays `child`'s output to `on_output` until its main process has
   /// exited and both pipes are at end of file (or kDrainGrace after the

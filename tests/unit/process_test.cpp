@@ -238,7 +238,8 @@ TEST(ProcessTest, ChildLeadsItsOwnProcessGroupAndDestructionKillsAndReapsIt) {
     EXPECT_EQ(info->pgrp, pid);
     EXPECT_NE(info->pgrp, ::getpgrp());
   }
-  EXPECT_FALSE(proc_info(pid).has_value()) << "still there (or an unreaped zombie) after the handle went away";
+  EXPECT_FALSE(proc_info(pid).has_value())
+      << "still there (or an unreaped zombie) after the handle went away";
 }
 
 TEST(ProcessTest, MovedChildIsKilledOnceByItsLastOwner) {
@@ -275,8 +276,9 @@ TEST(ProcessTest, OutcomeSaysWhichSignalStoppedUs) {
   EXPECT_EQ(outcome.describe(), "stopped by signal 15 (SIGTERM); the job exited with code 7");
   outcome.job = ProcessStatus::killed_by(SIGKILL);
   outcome.killed_after_grace = true;
-  EXPECT_EQ(outcome.describe(),
-            "stopped by signal 15 (SIGTERM); the job was killed by signal 9 (SIGKILL) after the grace period");
+  EXPECT_EQ(
+      outcome.describe(),
+      "stopped by signal 15 (SIGTERM); the job was killed by signal 9 (SIGKILL) after the grace period");
 }
 
 // ---- Supervisor -------------------------------------------------------------
@@ -358,15 +360,15 @@ TEST_F(SupervisorTest, HonoursEnvironmentAndWorkingDirectory) {
   ASSERT_EQ(::setenv("SMLAUNCH_TEST_LEAK", "from the parent", 1), 0);
   Supervisor supervisor;
   Captured captured;
-  const Command command{{"sh", "-c",
-                         "printf '%s\\n' \"$SMLAUNCH_TEST_VALUE\" \"${SMLAUNCH_TEST_LEAK-unset}\"; pwd -P"},
-                        {"PATH=" + system_path(), "SMLAUNCH_TEST_VALUE=two words $HOME 'q'"},
-                        dir.path()};
+  const Command command{
+      {"sh", "-c", "printf '%s\\n' \"$SMLAUNCH_TEST_VALUE\" \"${SMLAUNCH_TEST_LEAK-unset}\"; pwd -P"},
+      {"PATH=" + system_path(), "SMLAUNCH_TEST_VALUE=two words $HOME 'q'"},
+      dir.path()};
   const JobOutcome outcome = run_job(supervisor, command, captured);
   ::unsetenv("SMLAUNCH_TEST_LEAK");
   EXPECT_TRUE(outcome.job.success()) << outcome.describe() << captured.err;
-  EXPECT_EQ(captured.out, "two words $HOME 'q'\nunset\n" +
-                              std::filesystem::canonical(dir.path()).string() + "\n");
+  EXPECT_EQ(captured.out,
+            "two words $HOME 'q'\nunset\n" + std::filesystem::canonical(dir.path()).string() + "\n");
 }
 
 TEST_F(SupervisorTest, RelativeProgramCountsFromTheWorkingDirectory) {
@@ -434,8 +436,9 @@ TEST_F(SupervisorTest, ChildInheritsNoDescriptorOfOurs) {
   Supervisor supervisor;
   const std::set<int> ours_inheritable = inheritable_descriptors();
   Captured captured;
-  const JobOutcome outcome = run_job(
-      supervisor, shell("for f in /proc/$$/fd/*; do [ -e \"$f\" ] && echo \"${f##*/}\"; done; true"), captured);
+  const JobOutcome outcome =
+      run_job(supervisor, shell("for f in /proc/$$/fd/*; do [ -e \"$f\" ] && echo \"${f##*/}\"; done; true"),
+              captured);
   EXPECT_TRUE(outcome.job.success()) << captured.err;
   std::istringstream lines(captured.out);
   std::set<int> child_fds;
@@ -502,8 +505,9 @@ JobOutcome run_and_signal(Supervisor& supervisor, const std::string& script, int
 TEST_F(SupervisorTest, ForwardsSigtermToTheJobsGroup) {
   Supervisor supervisor({.term_grace = std::chrono::seconds(15), .drain_grace = kDrainGrace});
   Captured captured;
-  const JobOutcome outcome = run_and_signal(
-      supervisor, "trap 'echo got TERM; exit 7' TERM; echo ready; while :; do sleep 0.1; done", SIGTERM, captured);
+  const JobOutcome outcome =
+      run_and_signal(supervisor, "trap 'echo got TERM; exit 7' TERM; echo ready; while :; do sleep 0.1; done",
+                     SIGTERM, captured);
   EXPECT_TRUE(outcome.job.exited()) << outcome.describe();
   EXPECT_EQ(outcome.job.exit_code(), 7);
   EXPECT_EQ(outcome.stop_signal, SIGTERM);
@@ -516,8 +520,8 @@ TEST_F(SupervisorTest, ForwardsSigtermToTheJobsGroup) {
 TEST_F(SupervisorTest, ForwardsSigintToTheJobsGroup) {
   Supervisor supervisor;
   Captured captured;
-  const JobOutcome outcome =
-      run_and_signal(supervisor, "trap 'exit 8' INT; echo ready; while :; do sleep 0.1; done", SIGINT, captured);
+  const JobOutcome outcome = run_and_signal(
+      supervisor, "trap 'exit 8' INT; echo ready; while :; do sleep 0.1; done", SIGINT, captured);
   EXPECT_EQ(outcome.job.exit_code(), 8) << outcome.describe();
   EXPECT_EQ(outcome.stop_signal, SIGINT);
   EXPECT_NE(outcome.describe().find("stopped by signal 2"), std::string::npos) << outcome.describe();
@@ -569,7 +573,8 @@ TEST_F(SupervisorTest, StopAllChildrenStopsASetsidGrandchild) {
                                      captured, &elapsed);
   EXPECT_TRUE(outcome.job.success()) << outcome.describe() << captured.err;
   EXPECT_LT(elapsed, kHangLimit);
-  EXPECT_TRUE(outcome.output_cut_short) << "the grandchild holds stdout: the drain grace must end the reading";
+  EXPECT_TRUE(outcome.output_cut_short)
+      << "the grandchild holds stdout: the drain grace must end the reading";
   const pid_t grandchild = number_after(captured.out, "grandchild");
   ASSERT_GT(grandchild, 1) << captured.out;
 
