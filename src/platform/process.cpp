@@ -36,6 +36,7 @@
 // The group id stays safe to signal after the leader is reaped: the kernel
 // does not hand out a pid that is still some live process's group id.
 #include "platform/process.hpp"
+#include "platform/spawn_parts.hpp"
 
 #include <dirent.h>
 #include <fcntl.h>
@@ -61,6 +62,15 @@
 namespace smlaunch::platform {
 namespace {
 
+using spawn_parts::c_strings;
+using spawn_parts::check_executable;
+using spawn_parts::error_text;
+using spawn_parts::move_above_stdio;
+using spawn_parts::open_pidfd;
+using spawn_parts::SpawnActions;
+using spawn_parts::SpawnAttributes;
+
+
 using Clock = std::chrono::steady_clock;
 
 constexpr std::size_t kReadChunkBytes = std::size_t{64} * 1024;
@@ -77,26 +87,10 @@ constexpr std::chrono::milliseconds kReapPollInterval{50};
 // (their exit wakes us through a pidfd; their arrival does not).
 constexpr std::chrono::milliseconds kChildScanInterval{50};
 
-/// strerror text for `err` (thread-safe GNU strerror_r).
-std::string error_text(int err) {
-  std::array<char, 256> buffer{};
-  return ::strerror_r(err, buffer.data(), buffer.size());
-}
-
 /// Milliseconds from now to `deadline`, rounded up, as a poll() timeout.
 int poll_timeout_ms(Clock::time_point now, Clock::time_point deadline) {
   const auto left = std::chrono::ceil<std::chrono::milliseconds>(deadline - now).count();
   return static_cast<int>(std::clamp<long long>(left, 0, INT_MAX));
-}
-
-/// 0 when `path` is a regular file we may execute; else the errno execve
-/// would report (ENOENT when missing, EACCES for a directory or no x bit).
-int check_executable(const std::string& path) {
-  struct stat info {};
-  if (::stat(path.c_str(), &info) != 0) return errno == ENOTDIR ? ENOENT : errno;
-  if (!S_ISREG(info.st_mode)) return EACCES;
-  if (::faccessat(AT_FDCWD, path.c_str(), X_OK, AT_EACCESS) != 0) return EACCES;
-  return 0;
 }
 
 /// The value of PATH in `env` (the first entry wins, as with getenv), or
@@ -134,16 +128,6 @@ std::variant<std::string, int> find_program(const std::string& name, std::string
   }
 }
 
-/// Moves `fd` to a number above stderr (close-on-exec), so that the dup2
-/// onto 0-2 in the child cannot overwrite it. Returns 0 or errno.
-int move_above_stdio(Fd& fd) {
-  if (fd.get() > STDERR_FILENO) return 0;
-  const int moved = ::fcntl(fd.get(), F_DUPFD_CLOEXEC, STDERR_FILENO + 1);
-  if (moved < 0) return errno;
-  fd.reset(moved);
-  return 0;
-}
-
 /// A close-on-exec pipe for one of the child's output streams; our read end
 /// is non-blocking. Returns 0 or errno.
 int make_output_pipe(Fd& read_end, Fd& write_end) {
@@ -156,89 +140,6 @@ int make_output_pipe(Fd& read_end, Fd& write_end) {
   const int flags = ::fcntl(read_end.get(), F_GETFL);
   if (flags < 0 || ::fcntl(read_end.get(), F_SETFL, flags | O_NONBLOCK) != 0) return errno;
   return 0;
-}
-
-/// A pidfd for `pid` (readable once it exits; always close-on-exec), or an
-/// empty Fd when the kernel does not offer pidfd_open (before 5.3, seccomp).
-Fd open_pidfd(pid_t pid) {
-#ifdef SYS_pidfd_open
-  const long fd = ::syscall(SYS_pidfd_open, pid, 0);
-  if (fd >= 0) return Fd(static_cast<int>(fd));
-#else
-  (void)pid;
-#endif
-  return Fd();
-}
-
-/// posix_spawn_file_actions_t with its destroy call.
-class SpawnActions {
- public:
-  SpawnActions() { init_error_ = ::posix_spawn_file_actions_init(&actions_); }
-  SpawnActions(const SpawnActions&) = delete;
-  SpawnActions& operator=(const SpawnActions&) = delete;
-  ~SpawnActions() {
-    if (init_error_ == 0) ::posix_spawn_file_actions_destroy(&actions_);
-  }
-  /// 0, or the error of the first call that failed.
-  [[nodiscard]] int error() const { return init_error_ != 0 ? init_error_ : add_error_; }
-  void dup2(int fd, int target) {
-    if (error() == 0) add_error_ = ::posix_spawn_file_actions_adddup2(&actions_, fd, target);
-  }
-  void open(int target, const char* path, int flags) {
-    if (error() == 0) add_error_ = ::posix_spawn_file_actions_addopen(&actions_, target, path, flags, 0);
-  }
-  void chdir(const char* path) {
-    if (error() == 0) add_error_ = ::posix_spawn_file_actions_addchdir_np(&actions_, path);
-  }
-  [[nodiscard]] const posix_spawn_file_actions_t* get() const { return &actions_; }
-
- private:
-  posix_spawn_file_actions_t actions_{};
-  int init_error_ = 0;
-  int add_error_ = 0;
-};
-
-/// posix_spawnattr_t for the job: its own process group, an empty signal
-/// mask (ours blocks the supervised signals), every signal at its default
-/// action (an ignored SIGPIPE or SIGCHLD must not be inherited).
-class SpawnAttributes {
- public:
-  SpawnAttributes() {
-    error_ = ::posix_spawnattr_init(&attr_);
-    if (error_ != 0) return;
-    initialised_ = true;
-    sigset_t none;
-    sigset_t all;
-    ::sigemptyset(&none);
-    ::sigfillset(&all);
-    const short flags = POSIX_SPAWN_SETPGROUP | POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF;
-    if (error_ == 0) error_ = ::posix_spawnattr_setflags(&attr_, flags);
-    if (error_ == 0) error_ = ::posix_spawnattr_setpgroup(&attr_, 0);
-    if (error_ == 0) error_ = ::posix_spawnattr_setsigmask(&attr_, &none);
-    if (error_ == 0) error_ = ::posix_spawnattr_setsigdefault(&attr_, &all);
-  }
-  SpawnAttributes(const SpawnAttributes&) = delete;
-  SpawnAttributes& operator=(const SpawnAttributes&) = delete;
-  ~SpawnAttributes() {
-    if (initialised_) ::posix_spawnattr_destroy(&attr_);
-  }
-  [[nodiscard]] int error() const { return error_; }
-  [[nodiscard]] const posix_spawnattr_t* get() const { return &attr_; }
-
- private:
-  posix_spawnattr_t attr_{};
-  bool initialised_ = false;
-  int error_ = 0;
-};
-
-/// A NULL-terminated char* array over `strings` (which must outlive it), as
-/// exec wants argv and envp.
-std::vector<char*> c_strings(const std::vector<std::string>& strings) {
-  std::vector<char*> pointers;
-  pointers.reserve(strings.size() + 1);
-  for (const std::string& s : strings) pointers.push_back(const_cast<char*>(s.c_str()));  // NOLINT: exec API
-  pointers.push_back(nullptr);
-  return pointers;
 }
 
 /// Reaps every child that has exited, without blocking. Returns the pids

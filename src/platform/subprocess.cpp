@@ -10,6 +10,7 @@
 // F_DUPFD_CLOEXEC, pidfd_open) and owned by an Fd; the child is owned by a
 // Child that kills and reaps it if we leave early.
 #include "platform/subprocess.hpp"
+#include "platform/spawn_parts.hpp"
 
 #include <fcntl.h>
 #include <poll.h>
@@ -35,6 +36,14 @@
 namespace smlaunch::platform {
 namespace {
 
+using spawn_parts::check_executable;
+using spawn_parts::error_text;
+using spawn_parts::move_above_stdio;
+using spawn_parts::open_pidfd;
+using spawn_parts::SpawnActions;
+using spawn_parts::SpawnAttributes;
+
+
 using Clock = std::chrono::steady_clock;
 
 constexpr std::size_t kReadChunkBytes = std::size_t{64} * 1024;
@@ -43,22 +52,6 @@ constexpr std::size_t kReadChunkBytes = std::size_t{64} * 1024;
 constexpr std::chrono::milliseconds kReapPollInterval{5};
 // Longer timeouts are clamped so that now() + timeout cannot overflow.
 constexpr std::chrono::milliseconds kLongestTimeout = std::chrono::hours(24 * 365 * 10);
-
-/// strerror text for `err` (thread-safe GNU strerror_r).
-std::string error_text(int err) {
-  std::array<char, 256> buffer{};
-  return ::strerror_r(err, buffer.data(), buffer.size());
-}
-
-/// 0 when `path` is a regular file we may execute; else the errno execve
-/// would report (ENOENT when missing, EACCES for a directory or no x bit).
-int check_executable(const std::string& path) {
-  struct stat info {};
-  if (::stat(path.c_str(), &info) != 0) return errno == ENOTDIR ? ENOENT : errno;
-  if (!S_ISREG(info.st_mode)) return EACCES;
-  if (::faccessat(AT_FDCWD, path.c_str(), X_OK, AT_EACCESS) != 0) return EACCES;
-  return 0;
-}
 
 /// The directory `dir` of a PATH entry made absolute against the working
 /// directory ("" and "." are the working directory itself); returned
@@ -119,16 +112,6 @@ Lookup search_path(std::string_view name, std::string_view path_env) {
   return lookup;
 }
 
-/// Moves `fd` to a number >= 3 (close-on-exec) so that the dup2 onto 0-2 in
-/// the child cannot overwrite it. Returns 0 or errno.
-int move_above_stdio(Fd& fd) {
-  if (fd.get() > STDERR_FILENO) return 0;
-  const int moved = ::fcntl(fd.get(), F_DUPFD_CLOEXEC, STDERR_FILENO + 1);
-  if (moved < 0) return errno;
-  fd.reset(moved);
-  return 0;
-}
-
 struct Pipe {
   Fd read_end;   // ours; non-blocking
   Fd write_end;  // the child's stdout or stderr; blocking as usual
@@ -146,76 +129,6 @@ int make_output_pipe(Pipe& pipe) {
   if (flags < 0 || ::fcntl(pipe.read_end.get(), F_SETFL, flags | O_NONBLOCK) != 0) return errno;
   return 0;
 }
-
-/// A pidfd for `pid` (readable once it exits), or an empty Fd when the
-/// kernel does not offer pidfd_open. pidfds are always close-on-exec.
-Fd open_pidfd(pid_t pid) {
-#ifdef SYS_pidfd_open
-  const long fd = ::syscall(SYS_pidfd_open, pid, 0);
-  if (fd >= 0) return Fd(static_cast<int>(fd));
-#else
-  (void)pid;
-#endif
-  return Fd();
-}
-
-/// posix_spawn_file_actions_t with its destroy call.
-class SpawnActions {
- public:
-  SpawnActions() { init_error_ = ::posix_spawn_file_actions_init(&actions_); }
-  SpawnActions(const SpawnActions&) = delete;
-  SpawnActions& operator=(const SpawnActions&) = delete;
-  ~SpawnActions() {
-    if (init_error_ == 0) ::posix_spawn_file_actions_destroy(&actions_);
-  }
-  /// 0, or the error of the first call that failed.
-  [[nodiscard]] int error() const { return init_error_ != 0 ? init_error_ : add_error_; }
-  void dup2(int fd, int target) {
-    if (error() == 0) add_error_ = ::posix_spawn_file_actions_adddup2(&actions_, fd, target);
-  }
-  void open(int target, const char* path, int flags) {
-    if (error() == 0) add_error_ = ::posix_spawn_file_actions_addopen(&actions_, target, path, flags, 0);
-  }
-  [[nodiscard]] const posix_spawn_file_actions_t* get() const { return &actions_; }
-
- private:
-  posix_spawn_file_actions_t actions_{};
-  int init_error_ = 0;
-  int add_error_ = 0;
-};
-
-/// posix_spawnattr_t set up for a helper: own process group, empty signal
-/// mask, default dispositions (an ignored SIGPIPE must not be inherited).
-class SpawnAttributes {
- public:
-  SpawnAttributes() {
-    error_ = ::posix_spawnattr_init(&attr_);
-    if (error_ != 0) return;
-    initialised_ = true;
-    sigset_t none;
-    sigset_t all;
-    ::sigemptyset(&none);
-    ::sigfillset(&all);
-    const short flags = POSIX_SPAWN_SETPGROUP | POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF;
-    if (error_ == 0) error_ = ::posix_spawnattr_setflags(&attr_, flags);
-    if (error_ == 0) error_ = ::posix_spawnattr_setpgroup(&attr_, 0);
-    if (error_ == 0) error_ = ::posix_spawnattr_setsigmask(&attr_, &none);
-    if (error_ == 0) error_ = ::posix_spawnattr_setsigdefault(&attr_, &all);
-  }
-  SpawnAttributes(const SpawnAttributes&) = delete;
-  SpawnAttributes& operator=(const SpawnAttributes&) = delete;
-  ~SpawnAttributes() {
-    if (initialised_) ::posix_spawnattr_destroy(&attr_);
-  }
-  /// 0, or the error of the first call that failed.
-  [[nodiscard]] int error() const { return error_; }
-  [[nodiscard]] const posix_spawnattr_t* get() const { return &attr_; }
-
- private:
-  posix_spawnattr_t attr_{};
-  bool initialised_ = false;
-  int error_ = 0;
-};
 
 /// A started child that leads its own process group. If it is still unreaped
 /// when this object goes away (an early return, an exception), the whole
