@@ -1,0 +1,40 @@
+// The managed block of /etc/environment on a worker (D13, D39): the job's
+// environment made visible to SSH sessions (pam_env reads the file for every
+// login, so orted and the ranks it starts see it). Replaced, never appended;
+// values quoted for pam_env; only names that are identifiers; no credentials
+// or secrets (those reach the ranks through `mpirun -x`).
+#pragma once
+
+#include <map>
+#include <optional>
+#include <string>
+#include <string_view>
+
+namespace smlaunch::cluster {
+
+inline constexpr std::string_view kBlockBegin = "# BEGIN smlaunch (managed block: rewritten at every start)";
+inline constexpr std::string_view kBlockEnd = "# END smlaunch";
+
+/// Whether `name` may go to /etc/environment: an identifier, and not a
+/// credential or secret (AWS_*KEY*, *SECRET*, *TOKEN*, *PASSWORD*,
+/// *CREDENTIAL*, AWS_CONTAINER_CREDENTIALS_*), and not one that must stay
+/// per-process (LD_PRELOAD is passed by mpirun -x; PWD, SHLVL, _).
+[[nodiscard]] bool exportable(std::string_view name, std::string_view value);
+
+/// `NAME="value"` lines for pam_env for the exportable variables, in name
+/// order. Values pam_env cannot carry (a newline, a NUL) are left out, and
+/// their names are returned in `skipped` when given.
+[[nodiscard]] std::string render_block(const std::map<std::string, std::string>& variables,
+                                       std::vector<std::string>* skipped = nullptr);
+
+/// `existing` with its managed block (if any) replaced by `block` (which is
+/// wrapped in the markers), the rest of the file kept byte for byte.
+[[nodiscard]] std::string replace_block(std::string_view existing, std::string_view block);
+
+/// Rewrites `path` (normally /etc/environment) with the block for
+/// `variables`, atomically (temporary file + rename), mode 0644. Returns an
+/// error message, or nullopt on success.
+[[nodiscard]] std::optional<std::string> write_managed_block(const std::string& path,
+                                                             const std::map<std::string, std::string>& variables);
+
+}  // namespace smlaunch::cluster
