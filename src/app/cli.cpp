@@ -68,6 +68,21 @@ bool is_train_invocation(const std::vector<std::string>& args) {
   return std::none_of(args.begin(), args.end(), [](const std::string& a) { return a == "plan" || a == "env"; });
 }
 
+// A number of seconds above 0 given to `option`, or nullopt (a problem is
+// added when the text is not empty).
+std::optional<std::chrono::milliseconds> parse_seconds(const std::string& text, const char* option,
+                                                       Diagnostics& usage) {
+  if (text.empty()) return std::nullopt;
+  double seconds = 0;
+  const char* end = text.data() + text.size();
+  const auto [ptr, ec] = std::from_chars(text.data(), end, seconds);
+  if (ec != std::errc() || ptr != end || !(seconds > 0) || !std::isfinite(seconds) || seconds > 1e9) {
+    usage.add("command line", option, "got " + describe_for_message(text), "a number of seconds above 0");
+    return std::nullopt;
+  }
+  return std::chrono::milliseconds(static_cast<std::int64_t>(seconds * 1000.0 + 0.5));
+}
+
 // --base-dir's value from raw arguments, for when parsing failed.
 std::optional<std::string> scan_base_dir(const std::vector<std::string>& args) {
   for (std::size_t i = 0; i < args.size(); ++i) {
@@ -119,7 +134,8 @@ int print_env(const app::Loaded& l, EnvFormat format) {
 
 // `train` on this host: prepare the directories, hand over to a framework
 // module when the image asks for it, then carry out the plan.
-int train(app::Loaded& l, const std::string& invocation, bool runner_forced) {
+int train(app::Loaded& l, const app::Options& options, const std::string& invocation) {
+  const bool runner_forced = options.runner.has_value();
   auto& p = l.plan;
   const bool needs_cluster = (p.runner == plan::RunnerKind::Mpi || p.runner == plan::RunnerKind::Smddp ||
                               p.runner == plan::RunnerKind::Torchrun || p.runner == plan::RunnerKind::Xla) &&
@@ -150,7 +166,7 @@ int train(app::Loaded& l, const std::string& invocation, bool runner_forced) {
     p.runner = plan::RunnerKind::Process;
     p.entry_type = plan::EntryPointType::PythonProgram;
   }
-  return app::run_plan(l, {.term_grace = std::chrono::seconds(10), .invocation = invocation});
+  return app::run_plan(l, {.term_grace = options.term_grace, .invocation = invocation});
 }
 
 }  // namespace
@@ -174,11 +190,13 @@ int main(int argc, char** argv) {
   cli.footer(std::string(kExamples));
   cli.set_version_flag("--version", std::string("smlaunch ") + SMLAUNCH_VERSION);
   std::string base_dir, runner, log_level, openmpi_version;
-  std::string peer_timeout_text;
+  std::string peer_timeout_text, term_grace_text;
   cli.add_option("--base-dir", base_dir, "the /opt/ml tree (default $SAGEMAKER_BASE_DIR, else /opt/ml)");
   cli.add_option("--runner", runner, "force a runner: mpi, smddp, torchrun, xla or process");
   cli.add_option("--log-level", log_level, "debug, info, warning or error");
   cli.add_option("--peer-timeout", peer_timeout_text, "seconds to wait for the other hosts (default 3600)");
+  cli.add_option("--term-grace", term_grace_text,
+                 "seconds between a stop signal to the job and SIGKILL (default 10)");
   cli.add_option("--openmpi-version", openmpi_version, "4 or 5 (default: detected from mpirun)");
   bool mpi_flag = false;  // consumed before parsing; declared for --help
   cli.add_flag("--mpi", mpi_flag, "run CMD under mpirun across the cluster: smlaunch --mpi [--] CMD [ARGS...]");
@@ -250,15 +268,8 @@ int main(int argc, char** argv) {
       else if (openmpi_version == "5") options.openmpi_version = mpi::OpenMpiVersion::V5;
       else usage.add("command line", "--openmpi-version", "got " + describe_for_message(openmpi_version), "4 or 5");
     }
-    if (!peer_timeout_text.empty()) {
-      double seconds = 0;
-      const char* end = peer_timeout_text.data() + peer_timeout_text.size();
-      const auto [ptr, ec] = std::from_chars(peer_timeout_text.data(), end, seconds);
-      if (ec != std::errc() || ptr != end || !(seconds > 0) || !std::isfinite(seconds)) {
-        usage.add("command line", "--peer-timeout", "got " + describe_for_message(peer_timeout_text),
-                  "a number of seconds above 0");
-      }
-    }
+    if (const auto t = parse_seconds(peer_timeout_text, "--peer-timeout", usage)) options.peer_timeout = *t;
+    if (const auto t = parse_seconds(term_grace_text, "--term-grace", usage)) options.term_grace = *t;
     usage.checkpoint();
     options.base = app::choose_base_dir(options, environ_now);
 
@@ -270,7 +281,7 @@ int main(int argc, char** argv) {
     switch (command) {
       case Command::Plan: return print_plan(*loaded, plan_json);
       case Command::Env: return print_env(*loaded, env_json ? EnvFormat::Json : env_export ? EnvFormat::Export : EnvFormat::Lines);
-      case Command::Train: return train(*loaded, invocation, options.runner.has_value());
+      case Command::Train: return train(*loaded, options, invocation);
     }
   } catch (const ConfigError& e) {
     print_problems(e);

@@ -3,6 +3,7 @@
 // decide the plan. Validation stops once, after everything was checked.
 #pragma once
 
+#include <chrono>
 #include <memory>
 #include <optional>
 #include <string>
@@ -18,6 +19,11 @@ struct Options {
   std::optional<plan::RunnerKind> runner;
   std::optional<mpi::OpenMpiVersion> openmpi_version;
   std::optional<std::vector<std::string>> mpi_command;  // smlaunch --mpi CMD ARGS
+  /// --peer-timeout: how long the leader waits for the workers, and a worker
+  /// for the leader.
+  std::chrono::milliseconds peer_timeout{3'600'000};
+  /// --term-grace: stop signal (or the job's end) -> SIGKILL for the rest.
+  std::chrono::milliseconds term_grace{10'000};
   /// The base directory when the caller already chose it (so that a failure
   /// file lands in the same local-mode tree); else chosen by load().
   std::optional<config::BaseDirChoice> base;
