@@ -66,14 +66,6 @@ std::string display_command(const Loaded& l) {
   return command;
 }
 
-int report_failure(const Loaded& l, FailureReport report, int exit_code) {
-  log::info("Reporting training FAILURE");
-  log::error("{}", format_failure(report));
-  write_failure(l.paths, report);
-  log::error("Encountered exit_code {}", exit_code);
-  return exit_code;
-}
-
 }  // namespace
 
 std::optional<std::vector<std::string>> framework_handover(const std::string& module, const std::string& python) {
@@ -98,7 +90,7 @@ std::optional<std::vector<std::string>> framework_handover(const std::string& mo
   return std::vector<std::string>{python, "-c", fmt::format("import {} as m; m.{}()", package, function)};
 }
 
-int run_plan(const Loaded& l, const RunOptions& options) {
+JobReport run_job(const Loaded& l, const RunOptions& options) {
   const auto& p = l.plan;
   const auto started = std::chrono::steady_clock::now();
   (void)platform::become_child_subreaper();
@@ -132,44 +124,65 @@ int run_plan(const Loaded& l, const RunOptions& options) {
   // 3. Supervise.
   std::string variables;
   for (const auto& [name, value] : masked_environment(l.env, p)) variables += name + "=" + value + "\n";
-  const std::string command = display_command(l);
+  JobReport report;
+  report.command = display_command(l);
   log::info("Invoking user script\n\nEnvironment variables:\n\n{}\nInvoking script with the following command:\n\n{}\n",
-            variables, command);
-  platform::Supervisor supervisor({.term_grace = options.term_grace});
+            variables, report.command);
+  platform::Supervisor supervisor({.term_grace = options.term_grace, .abort_fd = options.abort_fd});
   auto result = supervisor.run(platform::Command{p.argv, environment_strings(l), p.cwd}, relay);
   out.finish();
   err.finish();
   head->flush();
   const auto seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
   log::info("Job finished after {:.3f} s", seconds);
-  platform::stop_all_children(options.term_grace);
 
-  // 4. Report.
-  FailureReport report{"ExecuteUserScriptError", std::nullopt, "", std::nullopt, command};
+  // 4. Judge.
+  FailureReport failure{"ExecuteUserScriptError", std::nullopt, "", std::nullopt, report.command};
   if (const auto* error = std::get_if<platform::SpawnError>(&result)) {
-    report.exit_code = kExitCodeNotStarted;
-    report.message = error->message;
-    return report_failure(l, report, kExitJobFailed);
+    failure.exit_code = kExitCodeNotStarted;
+    failure.message = error->message;
+    report.failure = failure;
+    report.exit_code = kExitJobFailed;
+    return report;
   }
   const auto& outcome = std::get<platform::JobOutcome>(result);
+  report.aborted = outcome.aborted;
   if (outcome.stopped_by_signal()) {
-    report.error_class = "StoppedBySignal";
-    report.exit_code = outcome.job.exited() ? outcome.job.exit_code() : -outcome.job.term_signal();
-    report.message = outcome.describe();  // "stopped by signal 15 (SIGTERM); the job exited with code 7"
-    return report_failure(l, report, kExitSignalBase + outcome.stop_signal);
+    failure.error_class = "StoppedBySignal";
+    failure.exit_code = outcome.job.exited() ? outcome.job.exit_code() : -outcome.job.term_signal();
+    failure.message = outcome.describe();  // "stopped by signal 15 (SIGTERM); the job exited with code 7"
+    report.failure = failure;
+    report.exit_code = kExitSignalBase + outcome.stop_signal;
+    return report;
   }
-  if (outcome.job.success()) {
+  if (outcome.job.success() && !outcome.aborted) return report;
+  const auto summary = exec::summarize_failure(capture, outcome.job.exit_code(), outcome.job.term_signal());
+  failure.error_class = summary.error_class;
+  failure.exit_code = outcome.job.exited() ? outcome.job.exit_code() : -outcome.job.term_signal();
+  failure.message = summary.message;
+  failure.extra_info = summary.extra_info;
+  report.failure = failure;
+  report.exit_code = kExitJobFailed;
+  return report;
+}
+
+int report_job(const Loaded& l, const JobReport& report) {
+  if (!report.failure) {
     log::info("Reporting training SUCCESS");
     write_success(l.paths);
-    return kExitSuccess;
+    return report.exit_code;
   }
-  const int code = outcome.job.exited() ? outcome.job.exit_code() : -outcome.job.term_signal();
-  const auto summary = exec::summarize_failure(capture, outcome.job.exit_code(), outcome.job.term_signal());
-  report.error_class = summary.error_class;
-  report.exit_code = code;
-  report.message = summary.message;
-  report.extra_info = summary.extra_info;
-  return report_failure(l, report, kExitJobFailed);
+  log::info("Reporting training FAILURE");
+  log::error("{}", format_failure(*report.failure));
+  write_failure(l.paths, *report.failure);
+  log::error("Encountered exit_code {}", report.exit_code);
+  return report.exit_code;
+}
+
+int run_plan(const Loaded& l, const RunOptions& options) {
+  const JobReport report = run_job(l, options);
+  platform::stop_all_children(options.term_grace);
+  return report_job(l, report);
 }
 
 }  // namespace smlaunch::app

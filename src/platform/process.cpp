@@ -402,8 +402,8 @@ JobOutcome Supervisor::supervise(Child& child, const OutputHandler& on_output) {
   std::optional<Clock::time_point> give_up_at;   // stop waiting for a SIGKILLed group then
   bool group_gone = false;
   bool group_killed = false;
-  const auto start_grace = [&](Clock::time_point now) {
-    if (!kill_at) kill_at = now + options_.term_grace;
+  const auto start_grace = [&](Clock::time_point now, std::chrono::milliseconds grace) {
+    if (!kill_at || now + grace < *kill_at) kill_at = now + grace;
   };
   const auto any_pipe_open = [&] {
     return std::any_of(pipes.begin(), pipes.end(), [](const Fd* fd) { return fd->valid(); });
@@ -437,7 +437,7 @@ JobOutcome Supervisor::supervise(Child& child, const OutputHandler& on_output) {
         // What is left of the group (backgrounded helpers, a grandchild
         // holding the pipes) goes too.
         if (child.signal_group(SIGTERM)) {
-          start_grace(now);
+          start_grace(now, options_.term_grace);
         } else {
           group_gone = true;
         }
@@ -474,10 +474,14 @@ JobOutcome Supervisor::supervise(Child& child, const OutputHandler& on_output) {
     if (!child.running() && !group_gone) wake_by(now + kGroupPollInterval);
     if (child.running() && (!child.pidfd_.valid() || !signals_.valid())) wake_by(now + kReapPollInterval);
 
-    enum class Source { kSignals, kExit, kStdout, kStderr };
-    std::array<pollfd, 4> fds{};
-    std::array<Source, 4> sources{};
+    enum class Source { kSignals, kExit, kStdout, kStderr, kAbort };
+    std::array<pollfd, 5> fds{};
+    std::array<Source, 5> sources{};
     nfds_t count = 0;
+    if (options_.abort_fd >= 0 && !outcome.aborted && !group_gone) {
+      sources[count] = Source::kAbort;
+      fds[count++] = pollfd{options_.abort_fd, POLLIN, 0};
+    }
     if (signals_.valid()) {
       sources[count] = Source::kSignals;
       fds[count++] = pollfd{signals_.fd(), POLLIN, 0};
@@ -515,11 +519,15 @@ JobOutcome Supervisor::supervise(Child& child, const OutputHandler& on_output) {
             if (child.running() && outcome.stop_signal == 0) outcome.stop_signal = received.number;
             if (!group_gone) {
               child.signal_group(received.number);
-              start_grace(now);
+              start_grace(now, options_.term_grace);
             }
           }
           break;
         case Source::kExit:
+          break;
+        case Source::kAbort:
+          outcome.aborted = true;
+          if (child.signal_group(SIGTERM)) start_grace(now, options_.abort_grace);
           break;
         case Source::kStdout:
         case Source::kStderr: {

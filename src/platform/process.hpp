@@ -152,6 +152,12 @@ using OutputHandler = std::function<void(OutputStream stream, std::string_view c
 struct SupervisorOptions {
   std::chrono::milliseconds term_grace = kTermGrace;    // stop signal -> SIGKILL
   std::chrono::milliseconds drain_grace = kDrainGrace;  // main exit -> stop reading
+  /// A descriptor (an eventfd, a pipe) that becomes readable when someone
+  /// else decides the job must stop (a host of the cluster was lost): the
+  /// job's group then gets SIGTERM, and SIGKILL `abort_grace` later. -1: none.
+  /// Not read: the caller owns it and knows why.
+  int abort_fd = -1;
+  std::chrono::milliseconds abort_grace{2'000};
 };
 
 /// How a supervised job ended, and what we did to it.
@@ -161,6 +167,7 @@ struct JobOutcome {
   bool killed_after_grace = false;  // we SIGKILLed its group when the grace ran out
   bool output_cut_short = false;    // a pipe was still open when the drain grace ran out
   bool group_left_running = false;  // some of its group survived SIGKILL for kKillWait
+  bool aborted = false;             // stopped because abort_fd became readable
   std::size_t others_reaped = 0;    // other children (orphans) reaped meanwhile
 
   /// True when a stop signal we received ended the job; smlaunch then exits

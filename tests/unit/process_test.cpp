@@ -18,6 +18,7 @@
 #include <fcntl.h>
 #include <gtest/gtest.h>
 #include <signal.h>
+#include <sys/eventfd.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -316,6 +317,26 @@ TEST_F(SupervisorTest, DeliversStdoutAndStderrSeparatelyWithTheExitCode) {
   EXPECT_FALSE(outcome.killed_after_grace);
   EXPECT_FALSE(outcome.output_cut_short);
   EXPECT_EQ(outcome.describe(), "exited with code 3");
+}
+
+TEST_F(SupervisorTest, AbortDescriptorStopsTheJobWithSigtermThenSigkillAfterTheAbortGrace) {
+  // The job ignores SIGTERM, so only the SIGKILL after the abort grace ends it.
+  Fd abort(::eventfd(0, EFD_CLOEXEC));
+  ASSERT_TRUE(abort.valid());
+  Supervisor supervisor({.term_grace = kHangLimit, .abort_fd = abort.get(), .abort_grace = kTestGrace});
+  Captured captured;
+  std::thread trigger([&] {
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    const std::uint64_t one = 1;
+    (void)!::write(abort.get(), &one, sizeof one);
+  });
+  const JobOutcome outcome = run_job(supervisor, shell("trap '' TERM; echo started; sleep 30"), captured);
+  trigger.join();
+  EXPECT_TRUE(outcome.aborted);
+  EXPECT_FALSE(outcome.stopped_by_signal());
+  EXPECT_TRUE(outcome.killed_after_grace);
+  EXPECT_EQ(outcome.job.term_signal(), SIGKILL) << outcome.describe();
+  EXPECT_EQ(captured.out, "started\n");
 }
 
 TEST_F(SupervisorTest, RelaysFiveMegabytesOnEachStreamCompletely) {
