@@ -10,6 +10,9 @@
 //   BM_ErrorPath/N          one error, then N lines from 64 ranks (a quarter of
 //                           them repeats) through the capture, then the failure
 //                           message; time per line should not grow with N.
+//
+// The same relay as a process through a real pipe, against cat, with peak
+// RSS: bench/relay_process.py (which also reports BM_ErrorPath from here).
 #include <benchmark/benchmark.h>
 
 #include <cstddef>

@@ -161,6 +161,10 @@ inline constexpr std::size_t kMaxIntDigits = 4300;
 /// NaN/Infinity print as NaN, Infinity, -Infinity (Python's allow_nan).
 [[nodiscard]] std::string dumps(const Value& value);
 
+/// json.dumps(value, indent=indent): keys in insertion order, separators
+/// (",", ": "), ensure_ascii=True (the "Training Env" block of the logs).
+[[nodiscard]] std::string dumps_indented(const Value& value, int indent);
+
 /// json.dumps of one string with ensure_ascii=True (including the quotes).
 [[nodiscard]] std::string dumps_string(std::string_view utf8);
 

@@ -13,6 +13,7 @@
 #include <filesystem>
 #include <iostream>
 
+#include "app/cluster.hpp"
 #include "app/load.hpp"
 #include "app/log.hpp"
 #include "app/report.hpp"
@@ -137,15 +138,6 @@ int print_env(const app::Loaded& l, EnvFormat format) {
 int train(app::Loaded& l, const app::Options& options, const std::string& invocation) {
   const bool runner_forced = options.runner.has_value();
   auto& p = l.plan;
-  const bool needs_cluster = (p.runner == plan::RunnerKind::Mpi || p.runner == plan::RunnerKind::Smddp ||
-                              p.runner == plan::RunnerKind::Torchrun || p.runner == plan::RunnerKind::Xla) &&
-                             p.hosts.size() > 1;
-  if (needs_cluster) {
-    const std::string message = "multi-host runs need cluster formation (sshd, peers), which this build does not have yet";
-    log::error("{}", message);
-    app::write_failure(l.paths, {"ClusterError", kExitClusterFailed, message, std::nullopt, invocation});
-    return kExitClusterFailed;
-  }
   app::prepare_directories(l);
   for (const auto& note : p.notes) log::info("{}", note);
   for (const auto& w : p.warnings) log::warning("{}", w);
@@ -165,6 +157,16 @@ int train(app::Loaded& l, const app::Options& options, const std::string& invoca
     p.argv = std::move(*handover);
     p.runner = plan::RunnerKind::Process;
     p.entry_type = plan::EntryPointType::PythonProgram;
+  }
+  if (p.hosts.size() > 1 && p.role != plan::Role::Single) {
+    const app::ClusterOptions cluster{
+        .peer_timeout = options.peer_timeout, .term_grace = options.term_grace, .invocation = invocation};
+    switch (p.role) {
+      case plan::Role::Leader: return app::run_leader(l, cluster);
+      case plan::Role::Worker: return app::run_worker(l, cluster);
+      case plan::Role::Node: return app::run_node(l, cluster);
+      case plan::Role::Single: break;
+    }
   }
   return app::run_plan(l, {.term_grace = options.term_grace, .invocation = invocation});
 }

@@ -25,6 +25,8 @@
 #include "platform/files.hpp"
 #include "platform/output.hpp"
 #include "platform/process.hpp"
+#include "smlaunch/pyvalue.hpp"
+#include "smlaunch/sm_env.hpp"
 
 namespace smlaunch::app {
 namespace {
@@ -62,7 +64,10 @@ std::vector<std::string> environment_strings(const Loaded& l) {
 
 std::string display_command(const Loaded& l) {
   std::string command;
-  for (const auto& a : masked_argv(l.env, l.plan.argv)) command += (command.empty() ? "" : " ") + plan::shell_quote(a);
+  for (const auto& a : masked_argv(l.env, l.plan.argv)) {
+    if (!command.empty()) command += ' ';
+    command += plan::shell_quote(a);
+  }
   return command;
 }
 
@@ -102,18 +107,21 @@ JobReport run_job(const Loaded& l, const RunOptions& options) {
     if (!platform::make_executable(file)) log::warning("could not make {} executable", file);
   }
 
-  // 2. Output: split lines, name the ranks' hosts, show and capture.
+  // 2. Output: split lines, show them (with the ranks' hosts named), and
+  //    capture errors (the capture strips the tags itself: it gets the line
+  //    as mpirun wrote it, so the tag is parsed once for the display only).
   StdioSink stdio;
   exec::ErrorCapture capture;
-  exec::TeeSink tee(stdio, capture);
   std::optional<exec::RankTagRewriter> rewriter;
   std::unique_ptr<exec::RankTagSink> tagged;
-  exec::LineSink* head = &tee;
+  exec::LineSink* shown = &stdio;
   if (tags_ranks(p)) {
     rewriter.emplace(p.hosts, p.processes_per_host);
-    tagged = std::make_unique<exec::RankTagSink>(*rewriter, tee);
-    head = tagged.get();
+    tagged = std::make_unique<exec::RankTagSink>(*rewriter, stdio);
+    shown = tagged.get();
   }
+  exec::TeeSink tee(*shown, capture);
+  exec::LineSink* head = &tee;
   exec::LineSplitter out(exec::Stream::Stdout, *head);
   exec::LineSplitter err(exec::Stream::Stderr, *head);
   const auto relay = [&](platform::OutputStream stream, std::string_view chunk) {
@@ -126,8 +134,11 @@ JobReport run_job(const Loaded& l, const RunOptions& options) {
   for (const auto& [name, value] : masked_environment(l.env, p)) variables += name + "=" + value + "\n";
   JobReport report;
   report.command = display_command(l);
-  log::info("Invoking user script\n\nEnvironment variables:\n\n{}\nInvoking script with the following command:\n\n{}\n",
-            variables, report.command);
+  const std::string training_env = py::dumps_indented(env::training_env_value(mask_training_env(l.env)), 4);
+  log::info(
+      "Invoking user script\n\nTraining Env:\n\n{}\n\nEnvironment variables:\n\n{}\nInvoking script with the "
+      "following command:\n\n{}\n",
+      training_env, variables, report.command);
   platform::Supervisor supervisor({.term_grace = options.term_grace, .abort_fd = options.abort_fd});
   auto result = supervisor.run(platform::Command{p.argv, environment_strings(l), p.cwd}, relay);
   out.finish();

@@ -23,7 +23,9 @@
 //    stays bounded; lines longer than kMaxCapturedLineBytes are cut;
 //  * before anything triggers, only the last few lines of each stream are
 //    kept (a fixed ring), so a program that fails without a recognisable
-//    error still leaves its last words in the failure file;
+//    error still leaves its last words in the failure file. This is the
+//    path every line of a healthy job takes, so it is kept cheap: one scan
+//    through a pair filter (name_matcher.hpp) and one short copy;
 //  * the message puts the stream that triggered first first, so it starts
 //    with the first trigger line, and the first 1024 characters of the
 //    failure file name the class, the exit code and that line;
@@ -47,6 +49,7 @@
 #include <utility>
 #include <vector>
 
+#include "exec/name_matcher.hpp"
 #include "exec/relay.hpp"
 
 namespace smlaunch::exec {
@@ -76,35 +79,6 @@ inline constexpr std::size_t kFallbackLineBytes = 512;
 /// Framework exception classes that both start the capture and are reported
 /// as the class (what the reference imported, B133-B135, plus PyTorch's).
 [[nodiscard]] std::span<const std::string_view> framework_error_classes();
-
-/// Where a name was found.
-struct NameMatch {
-  std::size_t offset = 0;
-  std::string_view name;  // views the matcher's copy
-};
-
-/// Finds the earliest of a set of names in a text, at word boundaries: where
-/// a name starts with an identifier character ([A-Za-z0-9_]) the byte before
-/// it must not be one, and where it ends with one the byte after it must not
-/// be one (so `errors_impl.InvalidArgumentError:` matches
-/// `InvalidArgumentError`, `TFOpError` does not match `OpError`). Case
-/// sensitive. The result does not depend on the order the names were given in.
-class NameMatcher {
- public:
-  /// Empty names and duplicates are dropped.
-  explicit NameMatcher(std::vector<std::string> names);
-  /// The match with the smallest offset, the longest name at that offset;
-  /// nullopt when none occurs. Linear in the text for a fixed set of names.
-  [[nodiscard]] std::optional<NameMatch> find(std::string_view text) const;
-
- private:
-  static constexpr std::uint8_t kIdentifier = 1;  // [A-Za-z0-9_]
-  static constexpr std::uint8_t kStartsName = 2;  // some name starts with this byte
-
-  std::vector<std::string> names_;              // by first byte, then longest first
-  std::array<std::uint32_t, 257> bucket_ = {};  // names starting with byte b: [bucket_[b], bucket_[b+1])
-  std::array<std::uint8_t, 256> byte_class_ = {};
-};
 
 /// Watches both streams' lines (feed it the lines before or after the rank
 /// tag rewrite) and keeps the error text for the failure file.
@@ -154,12 +128,28 @@ class ErrorCapture final : public LineSink {
     std::unordered_set<std::size_t> hashes_;
   };
 
+  // The last lines of a stream before any trigger: consecutive repeats
+  // dropped, each cut to a byte limit, in a ring whose strings keep their
+  // memory. Every line of a healthy job passes through push().
+  class RecentLines {
+   public:
+    RecentLines(std::size_t max_lines, std::size_t max_line_bytes)
+        : ring_(max_lines), max_line_bytes_(max_line_bytes) {}
+    void push(std::string_view content);
+    // Oldest first.
+    [[nodiscard]] std::vector<std::string_view> lines() const;
+
+   private:
+    std::vector<std::string> ring_;
+    std::size_t next_ = 0;
+    std::size_t count_ = 0;
+    // A member rather than the constant on purpose: see push().
+    std::size_t max_line_bytes_;
+  };
+
   struct StreamCapture {
-    // Before a trigger: the last few lines, in a ring.
-    std::array<std::string, kFallbackLines> recent;
-    std::size_t recent_next = 0;
-    std::size_t recent_count = 0;
-    std::size_t recent_last_hash = 0;
+    // Before a trigger.
+    RecentLines recent{kFallbackLines, kFallbackLineBytes};
     // After a trigger.
     bool triggered = false;
     std::uint64_t trigger_sequence = 0;
@@ -169,7 +159,6 @@ class ErrorCapture final : public LineSink {
     DistinctTail tail{kStreamCaptureBytes - kMaxCapturedLineBytes - 2, kMaxCapturedLines};
   };
 
-  static void remember_recent(StreamCapture& capture, std::string_view content);
   [[nodiscard]] std::vector<const StreamCapture*> by_trigger_order() const;
 
   NameMatcher triggers_;

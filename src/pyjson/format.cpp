@@ -179,6 +179,42 @@ void append_json(std::string& out, const Value& value) {
   }
 }
 
+// json.dumps(value, indent=indent): insertion order, (",", ": ") separators,
+// ensure_ascii; empty containers stay "[]" and "{}".
+void append_json_indented(std::string& out, const Value& value, int indent, int level) {
+  const auto newline = [&](int depth) {
+    out.push_back('\n');
+    out.append(static_cast<std::size_t>(indent * depth), ' ');
+  };
+  if (value.is_list() && !value.as_list().empty()) {
+    out.push_back('[');
+    bool first = true;
+    for (const Value& item : value.as_list()) {
+      if (!first) out.push_back(',');
+      first = false;
+      newline(level + 1);
+      append_json_indented(out, item, indent, level + 1);
+    }
+    newline(level);
+    out.push_back(']');
+  } else if (value.is_dict() && value.as_dict().size() > 0) {
+    out.push_back('{');
+    bool first = true;
+    for (const Dict::Item& item : value.as_dict()) {
+      if (!first) out.push_back(',');
+      first = false;
+      newline(level + 1);
+      append_json_string(out, item.first);
+      out += ": ";
+      append_json_indented(out, item.second, indent, level + 1);
+    }
+    newline(level);
+    out.push_back('}');
+  } else {
+    append_json(out, value);
+  }
+}
+
 }  // namespace
 
 // std::to_chars gives the shortest round-trip digits (what CPython's dtoa
@@ -247,6 +283,12 @@ std::string str(const Value& value) { return value.is_str() ? value.as_str() : r
 std::string dumps(const Value& value) {
   std::string out;
   append_json(out, value);
+  return out;
+}
+
+std::string dumps_indented(const Value& value, int indent) {
+  std::string out;
+  append_json_indented(out, value, indent, 0);
   return out;
 }
 

@@ -23,6 +23,10 @@ struct SshdOptions {
   int port = 22;
   /// Where sshd's stderr (-e) is written; read back when it dies early.
   std::string log_file = "/run/smlaunch/sshd.log";
+  /// Host key files (`-h FILE` each), made with `ssh-keygen -t ed25519` when
+  /// missing. Empty: sshd's configured keys (/etc/ssh/ssh_host_*_key), made
+  /// with `ssh-keygen -A` when /etc/ssh has none.
+  std::vector<std::string> host_key_files;
   /// Extra `-o Name=value` settings, after ours (tests use them).
   std::vector<std::string> extra_options;
   /// How long it may take to accept a local SSH handshake.

@@ -345,32 +345,5 @@ TEST(ErrorCapture, NameListsAreTheReferenceOnes) {
   EXPECT_EQ(mpi_error_names()[1], "ORTE");
 }
 
-TEST(NameMatcher, FindsTheEarliestNameAtWordBoundaries) {
-  const NameMatcher matcher({"ValueError", "Error", "mpirun.real", "[FATAL]"});
-  const auto simple = matcher.find("x ValueError");
-  ASSERT_TRUE(simple);
-  EXPECT_EQ(simple->offset, 2U);
-  EXPECT_EQ(simple->name, "ValueError");
-  const auto m = matcher.find("a Error then ValueError");
-  ASSERT_TRUE(m);
-  EXPECT_EQ(m->offset, 2U);
-  EXPECT_EQ(m->name, "Error");
-  EXPECT_FALSE(matcher.find("ValueErrors MyError mpirun.realx"));
-  const auto dotted = matcher.find("/usr/bin/mpirun.real: noticed");
-  ASSERT_TRUE(dotted);
-  EXPECT_EQ(dotted->name, "mpirun.real");
-  // A name that starts and ends with punctuation needs no boundary.
-  const auto bracket = matcher.find("x[FATAL]y");
-  ASSERT_TRUE(bracket);
-  EXPECT_EQ(bracket->offset, 1U);
-}
-
-TEST(NameMatcher, EmptyAndDuplicateNamesAreIgnored) {
-  const NameMatcher matcher({"", "A", "A"});
-  EXPECT_FALSE(matcher.find(""));
-  ASSERT_TRUE(matcher.find("A"));
-  EXPECT_EQ(matcher.find("A")->offset, 0U);
-}
-
 }  // namespace
 }  // namespace smlaunch::exec

@@ -838,3 +838,19 @@ TEST(PyDict, SetReplacesInPlaceAndAppendsNewKeys) {
 
 }  // namespace
 }  // namespace smlaunch::py
+
+namespace smlaunch::py {
+namespace {
+
+// The "Training Env" block of the logs: json.dumps(env, indent=4) (B146).
+TEST(PyDumpsIndented, MatchesPythonsJsonDumpsWithIndentFour) {
+  auto parsed = loads(R"({"b":[1,2.5,{"x":null}],"a":{},"é":[],"s":"tab\té","n":1e-05,"t":true})");
+  ASSERT_TRUE(std::holds_alternative<Value>(parsed));
+  // python3 -c 'import json; print(json.dumps(<the same dict>, indent=4))'
+  EXPECT_EQ(dumps_indented(std::get<Value>(parsed), 4),
+            "{\n    \"b\": [\n        1,\n        2.5,\n        {\n            \"x\": null\n        }\n    ],\n"
+            "    \"a\": {},\n    \"\\u00e9\": [],\n    \"s\": \"tab\\t\\u00e9\",\n    \"n\": 1e-05,\n    \"t\": true\n}");
+}
+
+}  // namespace
+}  // namespace smlaunch::py

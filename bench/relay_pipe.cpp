@@ -1,0 +1,78 @@
+// The output relay as a process: stdin -> the chain app/run.cpp builds for an
+// mpi job -> stdout, for bench/relay_process.py to time through a real pipe.
+//
+//   LineSplitter -> RankTagSink -> Tee(OutputWriter(1), ErrorCapture)
+//
+// Everything read arrives as the job's stdout (a pipe has one stream; the
+// `<stderr>` tags inside it are just bytes here). Reads are 64 KiB, as the
+// supervisor's (platform/subprocess.cpp), and every chunk is flushed, as
+// run.cpp's relay does. The placement is 8 hosts x 8 slots (64 ranks). At
+// the end, whether the capture triggered goes to stderr, so a run shows that
+// the capture really watched the stream.
+//
+// Usage: smlaunch_relay_pipe < tagged-output > /dev/null
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstddef>
+#include <cstdio>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "exec/error_capture.hpp"
+#include "exec/rank_tags.hpp"
+#include "exec/relay.hpp"
+#include "platform/output.hpp"
+
+namespace {
+
+using smlaunch::exec::Stream;
+
+constexpr std::size_t kReadChunkBytes = 64 * 1024;
+constexpr int kHosts = 8;
+constexpr int kProcessesPerHost = 8;
+
+/// run.cpp's StdioSink: the job's streams to our own stdout and stderr.
+class StdioSink final : public smlaunch::exec::LineSink {
+ public:
+  void line(Stream stream, std::string_view bytes) override {
+    (stream == Stream::Stdout ? out_ : err_).append(bytes);
+  }
+  void flush() override {
+    out_.flush();
+    err_.flush();
+  }
+
+ private:
+  smlaunch::platform::OutputWriter out_{1};
+  smlaunch::platform::OutputWriter err_{2};
+};
+
+}  // namespace
+
+int main() {
+  smlaunch::platform::ignore_sigpipe();
+  std::vector<std::string> hosts;
+  for (int i = 1; i <= kHosts; ++i) hosts.push_back("algo-" + std::to_string(i));
+  const smlaunch::exec::RankTagRewriter rewriter(hosts, kProcessesPerHost);
+
+  StdioSink stdio;
+  smlaunch::exec::ErrorCapture capture;
+  smlaunch::exec::TeeSink tee(stdio, capture);
+  smlaunch::exec::RankTagSink tagged(rewriter, tee);
+  smlaunch::exec::LineSplitter out(Stream::Stdout, tagged);
+
+  std::vector<char> buffer(kReadChunkBytes);
+  for (;;) {
+    const ssize_t got = ::read(0, buffer.data(), buffer.size());
+    if (got < 0 && errno == EINTR) continue;
+    if (got <= 0) break;
+    out.feed(std::string_view(buffer.data(), static_cast<std::size_t>(got)));
+    tagged.flush();
+  }
+  out.finish();
+  tagged.flush();
+  std::fprintf(stderr, "capture triggered: %s\n", capture.triggered() ? "yes" : "no");
+  return 0;
+}

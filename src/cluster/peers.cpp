@@ -1,0 +1,225 @@
+// One thread per host, joined before each function returns (or, for the
+// Heartbeat, when it is destroyed). A thread never outlives its data: the
+// results live in a vector indexed like `hosts`, written only by that host's
+// thread and read after the join.
+#include "cluster/peers.hpp"
+
+#include <fmt/format.h>
+#include <sys/eventfd.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <condition_variable>
+#include <optional>
+
+#include "net/reach.hpp"
+
+namespace smlaunch::cluster {
+namespace {
+
+// Runs fn(i) for every index on its own thread and waits for all.
+template <typename Fn>
+void for_each_concurrently(std::size_t count, Fn fn) {
+  std::vector<std::jthread> threads;
+  threads.reserve(count);
+  for (std::size_t i = 0; i < count; ++i) threads.emplace_back([&fn, i] { fn(i); });
+}
+
+std::vector<PeerProblem> collect(const std::vector<std::string>& hosts,
+                                 const std::vector<std::optional<std::string>>& failures) {
+  std::vector<PeerProblem> problems;
+  for (std::size_t i = 0; i < hosts.size(); ++i) {
+    if (failures[i]) problems.push_back({hosts[i], *failures[i]});
+  }
+  return problems;
+}
+
+}  // namespace
+
+std::string describe(const std::vector<PeerProblem>& problems) {
+  std::string text;
+  for (const auto& p : problems) text += fmt::format("{}{} ({})", text.empty() ? "" : ", ", p.host, p.why);
+  return text;
+}
+
+std::vector<PeerProblem> wait_for_sshd(const std::vector<std::string>& hosts, const WaitOptions& options) {
+  std::mutex mutex;
+  std::condition_variable changed;
+  std::vector<std::optional<std::string>> last_failure(hosts.size(), std::string("not probed yet"));
+  std::size_t up = 0;
+  std::atomic<bool> stop{false};
+
+  std::vector<std::jthread> threads;
+  threads.reserve(hosts.size());
+  for (std::size_t i = 0; i < hosts.size(); ++i) {
+    threads.emplace_back([&, i] {
+      auto backoff = std::chrono::milliseconds(50);
+      while (!stop.load()) {
+        const auto now = Clock::now();
+        if (now >= options.deadline) return;
+        const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(options.deadline - now);
+        const auto failure = ssh::handshake({hosts[i], options.port}, std::min(options.probe_timeout, left));
+        std::unique_lock lock(mutex);
+        if (!failure) {
+          last_failure[i].reset();
+          ++up;
+          changed.notify_all();
+          return;
+        }
+        last_failure[i] = failure->message;
+        changed.wait_for(lock, backoff, [&] { return stop.load(); });
+        backoff = std::min(backoff * 2, options.backoff_cap);
+      }
+    });
+  }
+
+  std::size_t reported = static_cast<std::size_t>(-1);
+  std::vector<char> announced(hosts.size(), 0);
+  {
+    std::unique_lock lock(mutex);
+    while (true) {
+      if (options.on_up) {
+        std::vector<std::string> newly_up;
+        for (std::size_t i = 0; i < hosts.size(); ++i) {
+          if (!last_failure[i] && announced[i] == 0) {
+            announced[i] = 1;
+            newly_up.push_back(hosts[i]);
+          }
+        }
+        lock.unlock();
+        for (const auto& h : newly_up) options.on_up(h);
+        lock.lock();
+      }
+      if (up != reported && options.progress) {
+        reported = up;
+        const std::size_t now_up = up;
+        lock.unlock();
+        options.progress(now_up, hosts.size());
+        lock.lock();
+      }
+      if (up == hosts.size() || Clock::now() >= options.deadline) break;
+      if (options.stop_requested) {
+        lock.unlock();
+        const bool asked = options.stop_requested();
+        lock.lock();
+        if (asked) break;
+      }
+      changed.wait_until(lock, std::min(options.deadline, Clock::now() + std::chrono::milliseconds(100)));
+    }
+    stop = true;
+    changed.notify_all();
+  }
+  threads.clear();  // join: each is at most one probe_timeout away from seeing `stop`
+  return collect(hosts, last_failure);
+}
+
+std::vector<PeerProblem> verify_sessions(const std::vector<std::string>& hosts, int port,
+                                         const ssh::SessionOptions& options) {
+  std::vector<std::optional<std::string>> failures(hosts.size());
+  for_each_concurrently(hosts.size(), [&](std::size_t i) {
+    auto session = ssh::Session::open({hosts[i], port}, options);
+    if (auto* failure = std::get_if<ssh::Failure>(&session)) failures[i] = failure->message;
+  });
+  return collect(hosts, failures);
+}
+
+std::vector<PeerProblem> deliver_file(const std::vector<std::string>& hosts, int port,
+                                      const ssh::SessionOptions& options, const std::string& path,
+                                      const std::string& content, std::chrono::milliseconds per_host) {
+  std::vector<std::optional<std::string>> failures(hosts.size());
+  for_each_concurrently(hosts.size(), [&](std::size_t i) {
+    ssh::SessionOptions bounded = options;
+    bounded.connect_timeout = std::min(options.connect_timeout, per_host);
+    const auto started = Clock::now();
+    auto session = ssh::Session::open({hosts[i], port}, bounded);
+    if (auto* failure = std::get_if<ssh::Failure>(&session)) {
+      failures[i] = failure->message;
+      return;
+    }
+    const auto used = std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now() - started);
+    const auto left = std::max(per_host - used, std::chrono::milliseconds(100));
+    if (auto failure = std::get<ssh::Session>(session).write_file(path, content, left)) failures[i] = failure->message;
+  });
+  return collect(hosts, failures);
+}
+
+std::vector<PeerProblem> unreachable_now(const std::vector<std::string>& hosts, int port,
+                                         std::chrono::milliseconds timeout) {
+  std::vector<std::optional<std::string>> failures(hosts.size());
+  for_each_concurrently(hosts.size(), [&](std::size_t i) {
+    const auto probe = net::tcp_probe(hosts[i], port, timeout);
+    if (!probe.up()) failures[i] = probe.detail;
+  });
+  return collect(hosts, failures);
+}
+
+std::vector<std::string> wait_until_gone(const std::vector<std::string>& hosts, int port,
+                                         Clock::time_point deadline) {
+  std::vector<char> still_there(hosts.size(), 0);
+  for_each_concurrently(hosts.size(), [&](std::size_t i) {
+    while (true) {
+      const auto now = Clock::now();
+      if (now >= deadline) {
+        still_there[i] = 1;
+        return;
+      }
+      const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - now);
+      if (!net::tcp_probe(hosts[i], port, std::min(left, std::chrono::milliseconds(500))).up()) return;
+      std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    }
+  });
+  std::vector<std::string> left;
+  for (std::size_t i = 0; i < hosts.size(); ++i) {
+    if (still_there[i] != 0) left.push_back(hosts[i]);
+  }
+  return left;
+}
+
+// ---- Heartbeat --------------------------------------------------------------
+
+Heartbeat::Heartbeat(std::vector<std::string> hosts, Options options)
+    : options_(options), abort_(::eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK)) {
+  threads_.reserve(hosts.size());
+  for (auto& host : hosts) {
+    threads_.emplace_back([this, host = std::move(host)](const std::stop_token& stop) { watch(host, stop); });
+  }
+}
+
+Heartbeat::~Heartbeat() {
+  for (auto& t : threads_) t.request_stop();
+  threads_.clear();  // join; condition_variable_any wakes on the stop request
+}
+
+std::vector<PeerProblem> Heartbeat::lost() const {
+  std::scoped_lock lock(mutex_);
+  return lost_;
+}
+
+void Heartbeat::watch(const std::string& host, const std::stop_token& stop) {
+  auto last_answer = Clock::now();
+  std::string last_why;
+  while (!stop.stop_requested()) {
+    const auto tick = Clock::now();
+    const auto probe = net::tcp_probe(host, options_.port, options_.probe_timeout);
+    const auto now = Clock::now();
+    if (probe.up()) {
+      last_answer = now;
+    } else {
+      last_why = probe.detail;
+      if (now - last_answer >= options_.lost_after) {
+        const auto seconds = std::chrono::duration_cast<std::chrono::seconds>(now - last_answer).count();
+        {
+          std::scoped_lock lock(mutex_);
+          lost_.push_back({host, fmt::format("no answer from its sshd for {} s: {}", seconds, last_why)});
+        }
+        const std::uint64_t one = 1;
+        (void)!::write(abort_.get(), &one, sizeof one);
+        return;
+      }
+    }
+    std::unique_lock lock(mutex_);
+    wake_.wait_until(lock, stop, tick + options_.interval, [] { return false; });
+  }
+}
+
+}  // namespace smlaunch::cluster

@@ -1,0 +1,111 @@
+// The other hosts of the job, seen from this one: waiting for their sshd,
+// checking that our key opens a session on each, telling each the outcome,
+// watching them during the job, and waiting for them to leave. Every host is
+// handled concurrently (one thread per host: a few dozen threads that spend
+// their life blocked in connect/poll), and every wait has a deadline.
+#pragma once
+
+#include <atomic>
+#include <condition_variable>
+#include <stop_token>
+#include <chrono>
+#include <functional>
+#include <mutex>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "platform/fd.hpp"
+#include "ssh/client.hpp"
+
+namespace smlaunch::cluster {
+
+using Clock = std::chrono::steady_clock;
+
+/// A host that did not do what was asked, and why (one line).
+struct PeerProblem {
+  std::string host;
+  std::string why;
+};
+
+/// "algo-2 (connection refused), algo-3 (no answer)".
+[[nodiscard]] std::string describe(const std::vector<PeerProblem>& problems);
+
+struct WaitOptions {
+  int port = ssh::kDefaultPort;
+  Clock::time_point deadline;
+  std::chrono::milliseconds backoff_cap{1'000};   // per host, between probes
+  std::chrono::milliseconds probe_timeout{2'000};  // one handshake
+  /// Called from the calling thread when the number of hosts up changes.
+  std::function<void(std::size_t up, std::size_t total)> progress;
+  /// Called from the calling thread for each host once it is up.
+  std::function<void(const std::string& host)> on_up;
+  /// Polled by the calling thread about every 100 ms; true ends the wait
+  /// early (a stop signal arrived). The hosts not up yet are then returned.
+  std::function<bool()> stop_requested;
+};
+
+/// Probes every host with an SSH handshake until each has completed one
+/// (its sshd is up), or the deadline passes, or stop_requested(). Per host,
+/// probes back off from 50 ms to backoff_cap. Returns the hosts never up,
+/// with the last reason, in input order.
+[[nodiscard]] std::vector<PeerProblem> wait_for_sshd(const std::vector<std::string>& hosts,
+                                                     const WaitOptions& options);
+
+/// Opens one authenticated session per host, concurrently, and closes it:
+/// the key works. Returns the hosts where it failed.
+[[nodiscard]] std::vector<PeerProblem> verify_sessions(const std::vector<std::string>& hosts, int port,
+                                                       const ssh::SessionOptions& options);
+
+/// Writes `content` to `path` on every host over SSH, concurrently, each
+/// bounded by `per_host`. Returns the hosts where it failed.
+[[nodiscard]] std::vector<PeerProblem> deliver_file(const std::vector<std::string>& hosts, int port,
+                                                    const ssh::SessionOptions& options, const std::string& path,
+                                                    const std::string& content, std::chrono::milliseconds per_host);
+
+/// Probes every host's port once, concurrently (TCP connect, `timeout`):
+/// the hosts that do not answer.
+[[nodiscard]] std::vector<PeerProblem> unreachable_now(const std::vector<std::string>& hosts, int port,
+                                                       std::chrono::milliseconds timeout);
+
+/// Waits until no host accepts connections on `port` any more (its
+/// smlaunch stopped its sshd, or the host is gone), polling every 50 ms, or
+/// until `deadline`. Returns the hosts still there.
+[[nodiscard]] std::vector<std::string> wait_until_gone(const std::vector<std::string>& hosts, int port,
+                                                       Clock::time_point deadline);
+
+/// Watches hosts during the job: a TCP connect to each host's sshd port
+/// every `interval` (no login, no handshake: cheap for the peer). A host
+/// that has not answered for `lost_after` is lost: it is recorded, and
+/// abort_fd() becomes readable (for platform::SupervisorOptions::abort_fd).
+class Heartbeat {
+ public:
+  struct Options {
+    int port = ssh::kDefaultPort;
+    std::chrono::milliseconds interval{2'000};
+    std::chrono::milliseconds lost_after{10'000};
+    std::chrono::milliseconds probe_timeout{1'500};
+  };
+
+  Heartbeat(std::vector<std::string> hosts, Options options);
+  Heartbeat(const Heartbeat&) = delete;
+  Heartbeat& operator=(const Heartbeat&) = delete;
+  ~Heartbeat();  // stops and joins the probing threads (within probe_timeout)
+
+  /// Readable once a host is lost (an eventfd; never read by us).
+  [[nodiscard]] int abort_fd() const noexcept { return abort_.get(); }
+  /// The hosts lost so far, in the order they were lost.
+  [[nodiscard]] std::vector<PeerProblem> lost() const;
+
+ private:
+  void watch(const std::string& host, const std::stop_token& stop);
+
+  Options options_;
+  platform::Fd abort_;
+  mutable std::mutex mutex_;
+  std::condition_variable_any wake_;
+  std::vector<PeerProblem> lost_;
+  std::vector<std::jthread> threads_;
+};
+
+}  // namespace smlaunch::cluster

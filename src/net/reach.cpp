@@ -1,0 +1,371 @@
+// Reachability: name lookups that cannot overrun a deadline, and a TCP
+// connect probe.
+//
+// The problem is getaddrinfo(). It has no timeout parameter: with a dead
+// nameserver it blocks for resolv.conf's `timeout` x `attempts` x servers
+// (5 s x 2 x 3 = 30 s by default), and nothing can interrupt it. Both
+// callers have a bound that must hold anyway: the DNS wait has one overall
+// budget, and a heartbeat probe must answer within its timeout.
+//
+// Approach: every lookup of a name runs getaddrinfo on its own detached
+// thread and publishes the result into a Lookup record; callers wait for the
+// record with a deadline (a condition variable) and simply stop waiting when
+// it passes. A stuck thread is abandoned, not joined: it finishes whenever
+// the resolver gives up, stores a result nobody reads, and exits. That is
+// safe because the thread touches nothing but the Lookup (kept alive by its
+// own shared_ptr) and the Registry, which is allocated once and never
+// destroyed, so a thread still running while the process exits (static
+// destructors, exit()) never sees freed memory. getaddrinfo_a() was
+// considered: glibc implements it with the same kind of helper threads, and
+// gai_cancel() cannot cancel a lookup that has started, so it bounds the
+// wait no better and adds signal/notification plumbing.
+//
+// Abandoned threads must not pile up (the heartbeat probes every host every
+// 2 s, for hours): the Registry keeps one lookup in flight per name, and a
+// caller asking for a name whose lookup is still running waits for that one
+// instead of starting another. So a dead nameserver costs at most one
+// blocked thread per distinct name. Numeric addresses never take a thread.
+//
+// The probe itself is a non-blocking connect() polled for the rest of the
+// time; each address of the name gets an equal share of what remains, so an
+// IPv6 address that blackholes cannot starve the IPv4 one after it. A
+// connected socket is closed with SO_LINGER 0 (an RST, no TIME_WAIT) since a
+// long job would otherwise leave thousands of TIME_WAIT entries behind.
+#include "net/reach.hpp"
+
+#include <fmt/format.h>
+#include <netdb.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <sys/socket.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <condition_variable>
+#include <cstdint>
+#include <cstring>
+#include <memory>
+#include <mutex>
+#include <system_error>
+#include <thread>
+#include <unordered_map>
+#include <utility>
+
+#include "platform/fd.hpp"
+
+namespace smlaunch::net {
+namespace {
+
+using Clock = std::chrono::steady_clock;
+using std::chrono::milliseconds;
+
+constexpr milliseconds kFirstRetryDelay{100};
+constexpr milliseconds kMaxRetryDelay{1000};
+constexpr int kMaxPort = 65535;
+
+struct Address {
+  sockaddr_storage storage{};
+  socklen_t length = 0;
+};
+
+// The outcome of one getaddrinfo call. Guarded by Registry::mutex until
+// `finished` is set; immutable after.
+struct Lookup {
+  bool finished = false;
+  int gai_error = 0;     // 0 or an EAI_* code
+  int system_error = 0;  // errno when gai_error == EAI_SYSTEM
+  std::vector<Address> addresses;
+};
+
+// The lookups in flight, one per name. Never destroyed (see the top comment).
+struct Registry {
+  std::mutex mutex;
+  std::condition_variable finished;  // notified whenever any lookup finishes
+  std::unordered_map<std::string, std::shared_ptr<Lookup>> in_flight;
+};
+
+Registry& registry() {
+  static Registry* const instance = new Registry;  // deliberately leaked
+  return *instance;
+}
+
+// Copies getaddrinfo's list (TCP entries only) and frees it.
+std::vector<Address> copy_addresses(addrinfo* list) {
+  std::vector<Address> out;
+  for (const addrinfo* ai = list; ai != nullptr; ai = ai->ai_next) {
+    if (ai->ai_addr == nullptr || ai->ai_addrlen > sizeof(sockaddr_storage)) continue;
+    if (ai->ai_family != AF_INET && ai->ai_family != AF_INET6) continue;
+    Address a;
+    std::memcpy(&a.storage, ai->ai_addr, ai->ai_addrlen);
+    a.length = ai->ai_addrlen;
+    out.push_back(a);
+  }
+  if (list != nullptr) ::freeaddrinfo(list);
+  return out;
+}
+
+addrinfo tcp_hints(int flags) {
+  addrinfo hints{};
+  hints.ai_family = AF_UNSPEC;  // IPv4 and IPv6
+  hints.ai_socktype = SOCK_STREAM;
+  hints.ai_flags = flags;
+  return hints;
+}
+
+// Runs on the lookup's own thread.
+void run_lookup(const std::string& host, const std::shared_ptr<Lookup>& lookup) {
+  const addrinfo hints = tcp_hints(0);
+  addrinfo* list = nullptr;
+  const int rc = ::getaddrinfo(host.c_str(), nullptr, &hints, &list);
+  const int saved_errno = errno;
+  std::vector<Address> addresses = copy_addresses(rc == 0 ? list : nullptr);
+
+  Registry& r = registry();
+  {
+    const std::lock_guard lock(r.mutex);
+    lookup->gai_error = rc;
+    lookup->system_error = rc == EAI_SYSTEM ? saved_errno : 0;
+    lookup->addresses = std::move(addresses);
+    lookup->finished = true;
+    if (const auto it = r.in_flight.find(host); it != r.in_flight.end() && it->second == lookup) {
+      r.in_flight.erase(it);
+    }
+  }
+  r.finished.notify_all();
+}
+
+// The lookup of `host` in flight, or a new one started on a detached thread.
+// Never blocks on the resolver.
+std::shared_ptr<Lookup> start_lookup(const std::string& host) {
+  Registry& r = registry();
+  const std::lock_guard lock(r.mutex);
+  if (const auto it = r.in_flight.find(host); it != r.in_flight.end()) return it->second;
+  auto lookup = std::make_shared<Lookup>();
+  try {
+    std::thread(run_lookup, host, lookup).detach();
+  } catch (const std::system_error& e) {
+    lookup->gai_error = EAI_SYSTEM;
+    lookup->system_error = e.code().value();
+    lookup->finished = true;
+    return lookup;
+  }
+  r.in_flight.emplace(host, lookup);
+  return lookup;
+}
+
+// Waits until `lookup` has finished or `deadline` passes; true when finished.
+bool wait_for(const std::shared_ptr<Lookup>& lookup, Clock::time_point deadline) {
+  Registry& r = registry();
+  std::unique_lock lock(r.mutex);
+  return r.finished.wait_until(lock, deadline, [&] { return lookup->finished; });
+}
+
+std::string errno_text(int err) {
+  return std::generic_category().message(err);
+}
+
+// "1.5 s", "2 s", "0.3 s".
+std::string seconds_text(milliseconds ms) {
+  const auto tenths = (ms.count() + 50) / 100;
+  if (tenths % 10 == 0) return fmt::format("{} s", tenths / 10);
+  return fmt::format("{}.{} s", tenths / 10, tenths % 10);
+}
+
+std::string lookup_error_text(const Lookup& lookup) {
+  if (lookup.gai_error == EAI_SYSTEM) return "name lookup failed: " + errno_text(lookup.system_error);
+  if (lookup.gai_error != 0) return std::string("name does not resolve: ") + ::gai_strerror(lookup.gai_error);
+  return "name resolves to no IPv4 or IPv6 address";
+}
+
+// A numeric IPv4/IPv6 address (no lookup, never blocks), or nullopt.
+std::optional<std::vector<Address>> numeric_addresses(const std::string& host) {
+  const addrinfo hints = tcp_hints(AI_NUMERICHOST);
+  addrinfo* list = nullptr;
+  if (::getaddrinfo(host.c_str(), nullptr, &hints, &list) != 0) return std::nullopt;
+  return copy_addresses(list);
+}
+
+void set_port(Address& a, int port) {
+  const auto net_port = htons(static_cast<std::uint16_t>(port));
+  if (a.storage.ss_family == AF_INET) {
+    sockaddr_in sin{};
+    std::memcpy(&sin, &a.storage, sizeof sin);
+    sin.sin_port = net_port;
+    std::memcpy(&a.storage, &sin, sizeof sin);
+  } else {
+    sockaddr_in6 sin6{};
+    std::memcpy(&sin6, &a.storage, sizeof sin6);
+    sin6.sin6_port = net_port;
+    std::memcpy(&a.storage, &sin6, sizeof sin6);
+  }
+}
+
+// Closes with an RST instead of a FIN: no TIME_WAIT entry per probe.
+void close_abortively(platform::Fd& fd) {
+  const linger abort_on_close{1, 0};
+  (void)::setsockopt(fd.get(), SOL_SOCKET, SO_LINGER, &abort_on_close, sizeof abort_on_close);
+  fd.reset();
+}
+
+// One connect attempt to `address` that ends by `deadline`. Returns the
+// errno-style outcome: 0 connected, ETIMEDOUT for no answer in time.
+int connect_once(const Address& address, Clock::time_point deadline) {
+  platform::Fd fd(::socket(address.storage.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0));
+  if (!fd) return errno;
+  // sockaddr_storage -> sockaddr is the socket API's own idiom.
+  const auto* sa = reinterpret_cast<const sockaddr*>(&address.storage);
+  if (::connect(fd.get(), sa, address.length) == 0) {
+    close_abortively(fd);
+    return 0;
+  }
+  if (errno != EINPROGRESS && errno != EINTR) return errno;
+  for (;;) {
+    const auto left = std::chrono::ceil<milliseconds>(deadline - Clock::now());
+    if (left.count() <= 0) return ETIMEDOUT;
+    pollfd p{fd.get(), POLLOUT, 0};
+    const int ready = ::poll(&p, 1, static_cast<int>(std::min<long long>(left.count(), 1'000'000)));
+    if (ready < 0 && errno == EINTR) continue;
+    if (ready < 0) return errno;
+    if (ready == 0) continue;  // re-check the deadline (poll rounds)
+    int error = 0;
+    socklen_t length = sizeof error;
+    if (::getsockopt(fd.get(), SOL_SOCKET, SO_ERROR, &error, &length) != 0) return errno;
+    if (error == 0) close_abortively(fd);
+    return error;
+  }
+}
+
+// Orders outcomes: a connection beats a refusal beats everything else.
+int rank(Reach reach) {
+  switch (reach) {
+    case Reach::kUp:
+      return 3;
+    case Reach::kRefused:
+      return 2;
+    case Reach::kUnreachable:
+      return 1;
+    case Reach::kUnresolved:
+      return 0;
+  }
+  return 0;
+}
+
+ProbeResult classify(int error, milliseconds timeout) {
+  switch (error) {
+    case 0:
+      return {Reach::kUp, "connected"};
+    case ECONNREFUSED:
+      return {Reach::kRefused, "connection refused"};
+    case EHOSTUNREACH:
+      return {Reach::kUnreachable, "host unreachable"};
+    case ENETUNREACH:
+      return {Reach::kUnreachable, "network unreachable"};
+    case ETIMEDOUT:
+      return {Reach::kUnreachable, "no answer within " + seconds_text(timeout)};
+    default:
+      return {Reach::kUnreachable, errno_text(error)};
+  }
+}
+
+}  // namespace
+
+ProbeResult tcp_probe(const std::string& host, int port, milliseconds timeout) {
+  const auto deadline = Clock::now() + timeout;
+  if (port <= 0 || port > kMaxPort)
+    return {Reach::kUnreachable, fmt::format("port {} is out of range", port)};
+
+  std::vector<Address> addresses;
+  if (auto numeric = numeric_addresses(host)) {
+    addresses = std::move(*numeric);
+  } else {
+    const auto lookup = start_lookup(host);
+    if (!wait_for(lookup, deadline)) {
+      return {Reach::kUnresolved, "name lookup did not finish within " + seconds_text(timeout)};
+    }
+    if (lookup->gai_error != 0 || lookup->addresses.empty())
+      return {Reach::kUnresolved, lookup_error_text(*lookup)};
+    addresses = lookup->addresses;  // finished: no longer written by anyone
+  }
+
+  ProbeResult best{Reach::kUnresolved, "name resolves to no IPv4 or IPv6 address"};
+  for (std::size_t i = 0; i < addresses.size(); ++i) {
+    const auto now = Clock::now();
+    if (now >= deadline && i > 0) break;
+    // An equal share of what is left for each remaining address; the last
+    // one gets all of it.
+    const auto share = (deadline - now) / static_cast<long>(addresses.size() - i);
+    set_port(addresses[i], port);
+    ProbeResult result = classify(connect_once(addresses[i], now + share), timeout);
+    if (result.up()) return result;
+    if (rank(result.reach) > rank(best.reach)) best = std::move(result);
+  }
+  return best;
+}
+
+std::vector<std::string> wait_for_names(const std::vector<std::string>& hosts, milliseconds budget,
+                                        const std::function<void(std::size_t, std::size_t)>& progress) {
+  struct Name {
+    std::shared_ptr<Lookup> lookup;  // in flight, or null
+    Clock::time_point next_attempt;
+    milliseconds retry_delay = kFirstRetryDelay;
+    bool resolved = false;
+  };
+  const auto start = Clock::now();
+  const auto deadline = start + budget;
+  std::vector<Name> names(hosts.size(), Name{nullptr, start, kFirstRetryDelay, false});
+  std::size_t resolved = 0;
+
+  Registry& r = registry();
+  for (;;) {
+    const auto now = Clock::now();
+    // Start a lookup for every name that is due (never holding the mutex
+    // while spawning more than start_lookup itself does).
+    for (std::size_t i = 0; i < hosts.size(); ++i) {
+      Name& n = names[i];
+      if (!n.resolved && !n.lookup && n.next_attempt <= now) n.lookup = start_lookup(hosts[i]);
+    }
+
+    // Collect finished lookups; find the next time something is due.
+    const std::size_t before = resolved;
+    auto wake = deadline;
+    {
+      std::unique_lock lock(r.mutex);
+      for (Name& n : names) {
+        if (n.resolved) continue;
+        if (n.lookup && n.lookup->finished) {
+          if (n.lookup->gai_error == 0 && !n.lookup->addresses.empty()) {
+            n.resolved = true;
+            ++resolved;
+            n.lookup.reset();
+            continue;
+          }
+          n.lookup.reset();
+          n.next_attempt = Clock::now() + n.retry_delay;
+          n.retry_delay = std::min(n.retry_delay * 2, kMaxRetryDelay);
+        }
+        if (!n.lookup) wake = std::min(wake, n.next_attempt);
+      }
+      if (resolved == before && resolved < hosts.size() && Clock::now() < deadline) {
+        // Sleep until a lookup finishes or a retry is due. Every finish
+        // notifies, so a finished lookup of ours is seen on wake-up.
+        auto any_finished = [&] {
+          return std::any_of(names.begin(), names.end(),
+                             [](const Name& n) { return n.lookup && n.lookup->finished; });
+        };
+        r.finished.wait_until(lock, wake, any_finished);
+      }
+    }
+    if (resolved != before && progress) progress(resolved, hosts.size());
+    if (resolved == hosts.size() || Clock::now() >= deadline) break;
+  }
+
+  // Lookups still in flight are abandoned here: their threads finish on
+  // their own and the results are dropped.
+  std::vector<std::string> unresolved;
+  for (std::size_t i = 0; i < hosts.size(); ++i) {
+    if (!names[i].resolved) unresolved.push_back(hosts[i]);
+  }
+  return unresolved;
+}
+
+}  // namespace smlaunch::net

@@ -1,0 +1,706 @@
+// The SSH client over libssh 0.10: a handshake probe and an authenticated
+// session that runs one command at a time, every step under a deadline.
+//
+// Deadlines. libssh bounds ssh_connect() (TCP connect, banner and key
+// exchange together) and its other blocking calls by the session's
+// SSH_OPTIONS_TIMEOUT(_USEC), but not the name lookup before them:
+// getaddrinfo has no timeout, and a dead nameserver blocks it for
+// resolv.conf's timeout x attempts x servers. So we look names up ourselves
+// and hand libssh a numeric address:
+//  - a name (not a numeric address) is looked up on a detached thread that we
+//    wait for with the deadline; a stuck lookup is abandoned, never joined,
+//    and at most one per name is in flight (the registry below), so retries
+//    against a dead resolver do not pile up threads;
+//  - libssh's connect is non-blocking and polled under the session timeout,
+//    so a host that never answers (no RST, a dropped SYN) costs exactly the
+//    timeout; once connected, the socket gets a send timeout (libssh makes it
+//    blocking) so a peer that stops reading cannot hold a write for ever;
+//  - before every blocking libssh step (authentication, opening a channel,
+//    waiting for the exit status) the session timeout is set to what is left
+//    of the caller's deadline.
+// A failed ssh_connect() is classified by whether the TCP connection was up
+// (getpeername on libssh's socket): a timeout before it is "no answer"
+// (kConnect), after it "no SSH handshake" (kHandshake).
+//
+// Commands are driven by a loop that writes stdin only as far as the channel
+// window allows, drains stdout/stderr without blocking, and otherwise waits
+// for packets (ssh_event_dopoll) for at most the time left, so a command that
+// neither reads its input nor exits cannot hold us past the deadline, and a
+// command writing lots of output while we feed it input cannot deadlock with
+// us.
+//
+// Why libssh makes its own socket: libssh 0.10 treats a descriptor given with
+// SSH_OPTIONS_FD inconsistently (ssh_disconnect() leaves it open, a socket
+// error closes it), so neither "libssh closes it" nor "we close it" is safe;
+// a socket libssh created itself it always closes exactly once.
+//
+// Threads. libssh 0.10 initialises itself (pthread locking, the crypto
+// library) from a library constructor when it is linked dynamically, and
+// needs ssh_init() before any other call when linked statically. We call
+// ssh_init() once (std::call_once) before the first session either way: it is
+// reference-counted, so this also keeps another component's ssh_finalize()
+// from tearing libssh down under our threads. We never call ssh_finalize():
+// sessions may be open in other threads until the process exits. Different
+// sessions may then be used from different threads; one session (and its
+// channels) only from one thread at a time, as the header says.
+//
+// Host keys are not verified (see client.hpp): known_hosts is /dev/null,
+// StrictHostKeyChecking is off, ssh_session_is_known_server() is never
+// called, and ~/.ssh/config is not read (SSH_OPTIONS_PROCESS_CONFIG false).
+#include "ssh/client.hpp"
+
+#include <fmt/format.h>
+#include <libssh/libssh.h>
+#include <netdb.h>
+#include <netinet/in.h>
+#include <pwd.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/time.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <array>
+#include <cerrno>
+#include <climits>
+#include <condition_variable>
+#include <cstdint>
+#include <cstdlib>
+#include <cstring>
+#include <mutex>
+#include <random>
+#include <system_error>
+#include <thread>
+#include <unordered_map>
+#include <utility>
+
+#include "smlaunch/plan.hpp"
+#include "ssh/text.hpp"
+
+namespace smlaunch::ssh {
+namespace {
+
+using Clock = std::chrono::steady_clock;
+using std::chrono::milliseconds;
+using text::duration_text;
+using text::one_line;
+
+/// What exec() keeps of a command's stdout and stderr together.
+constexpr std::size_t kMaxOutputBytes = std::size_t{64} * 1024;
+/// The most we hand ssh_channel_write at once (it is also bounded by the
+/// channel window, so it never waits for one).
+constexpr std::uint32_t kWriteChunkBytes = 32 * 1024;
+constexpr std::size_t kReadChunkBytes = std::size_t{16} * 1024;
+/// How much of a failed command's output an error message quotes.
+constexpr std::size_t kQuotedOutputBytes = 300;
+/// How long closing a channel or a session may wait for the socket.
+constexpr milliseconds kCloseTimeout{1'000};
+/// A blocking send() on the session socket fails after this long (the peer
+/// stopped reading: a full TCP window). libssh makes its socket blocking once
+/// connected, so this bounds its writes the way its timeout bounds its reads.
+constexpr std::chrono::seconds kSocketSendTimeout{10};
+/// A timeout of zero means "the default (10 s)" to libssh: the least we set.
+constexpr milliseconds kLeastLibsshTimeout{1};
+constexpr int kMaxPort = 65535;
+
+// ---- small helpers --------------------------------------------------------
+
+std::string errno_text(int err) {
+  return std::generic_category().message(err);
+}
+
+std::string where(const Endpoint& endpoint) {
+  return fmt::format("{}:{}", endpoint.host, endpoint.port);
+}
+
+Failure failure(FailureKind kind, const Endpoint& endpoint, std::string_view what) {
+  return Failure{kind, fmt::format("{}: {}", where(endpoint), what)};
+}
+
+milliseconds time_left(Clock::time_point deadline) {
+  return std::max(milliseconds{0}, std::chrono::ceil<milliseconds>(deadline - Clock::now()));
+}
+
+/// libssh 0.10 initialised once per process (see the top of the file).
+/// Returns false when it could not be (the crypto library failed).
+bool libssh_ready() {
+  static std::once_flag once;
+  static bool ready = false;
+  std::call_once(once, [] { ready = ::ssh_init() == SSH_OK; });
+  return ready;
+}
+
+// ---- RAII for libssh handles ----------------------------------------------
+
+struct SessionFree {
+  void operator()(ssh_session session) const noexcept {
+    ::ssh_disconnect(session);  // sends SSH_MSG_DISCONNECT when connected; closes the socket
+    ::ssh_free(session);
+  }
+};
+using SessionHandle = std::unique_ptr<ssh_session_struct, SessionFree>;
+
+struct ChannelFree {
+  void operator()(ssh_channel channel) const noexcept { ::ssh_channel_free(channel); }
+};
+using ChannelHandle = std::unique_ptr<ssh_channel_struct, ChannelFree>;
+
+struct KeyFree {
+  void operator()(ssh_key key) const noexcept { ::ssh_key_free(key); }
+};
+using KeyHandle = std::unique_ptr<ssh_key_struct, KeyFree>;
+
+struct EventFree {
+  void operator()(ssh_event event) const noexcept { ::ssh_event_free(event); }
+};
+using EventHandle = std::unique_ptr<ssh_event_struct, EventFree>;
+
+/// The session's libssh error text on one line.
+std::string session_error(ssh_session session) {
+  return one_line(::ssh_get_error(session));
+}
+
+/// Bounds every following blocking libssh call on `session` by `timeout`.
+void set_timeout(ssh_session session, milliseconds timeout) {
+  timeout = std::max(timeout, kLeastLibsshTimeout);
+  const long seconds = static_cast<long>(timeout.count() / 1000);
+  const long usec = static_cast<long>((timeout.count() % 1000) * 1000);
+  (void)::ssh_options_set(session, SSH_OPTIONS_TIMEOUT, &seconds);
+  (void)::ssh_options_set(session, SSH_OPTIONS_TIMEOUT_USEC, &usec);
+}
+
+/// Waits up to `timeout` for packets on `session` and processes them (into
+/// the channels' buffers). Returns SSH_OK, SSH_AGAIN (timed out) or
+/// SSH_ERROR. The session is in a poll event only for this call, as in
+/// libssh's own (deprecated) ssh_channel_select().
+int wait_for_packets(ssh_session session, milliseconds timeout) {
+  const EventHandle event(::ssh_event_new());
+  if (!event || ::ssh_event_add_session(event.get(), session) != SSH_OK) return SSH_ERROR;
+  const int rc =
+      ::ssh_event_dopoll(event.get(), static_cast<int>(std::min<long long>(timeout.count(), INT_MAX)));
+  (void)::ssh_event_remove_session(event.get(), session);
+  return rc;
+}
+
+/// Frees `channel` with closing bounded by kCloseTimeout.
+void close_channel(ssh_session session, ChannelHandle& channel) {
+  if (!channel) return;
+  set_timeout(session, kCloseTimeout);
+  channel.reset();
+}
+
+// ---- name lookup under a deadline -----------------------------------------
+
+struct Address {
+  sockaddr_storage storage{};
+  socklen_t length = 0;
+};
+
+// One getaddrinfo call. Written by its thread under Registry::mutex until
+// `finished`; immutable after.
+struct Lookup {
+  bool finished = false;
+  int gai_error = 0;
+  int system_error = 0;
+  std::vector<Address> addresses;
+};
+
+// The lookups in flight, one per name. Deliberately never destroyed: an
+// abandoned lookup thread may still finish while the process exits.
+struct Registry {
+  std::mutex mutex;
+  std::condition_variable finished;
+  std::unordered_map<std::string, std::shared_ptr<Lookup>> in_flight;
+};
+
+Registry& registry() {
+  static Registry* const instance = new Registry;  // leaked on purpose (see above)
+  return *instance;
+}
+
+addrinfo tcp_hints(int flags) {
+  addrinfo hints{};
+  hints.ai_family = AF_UNSPEC;
+  hints.ai_socktype = SOCK_STREAM;
+  hints.ai_flags = flags;
+  return hints;
+}
+
+/// getaddrinfo's IPv4/IPv6 results (port 0); frees the list.
+std::vector<Address> take_addresses(addrinfo* list) {
+  std::vector<Address> out;
+  for (const addrinfo* ai = list; ai != nullptr; ai = ai->ai_next) {
+    if (ai->ai_addr == nullptr || ai->ai_addrlen > sizeof(sockaddr_storage)) continue;
+    if (ai->ai_family != AF_INET && ai->ai_family != AF_INET6) continue;
+    Address a;
+    std::memcpy(&a.storage, ai->ai_addr, ai->ai_addrlen);
+    a.length = ai->ai_addrlen;
+    out.push_back(a);
+  }
+  if (list != nullptr) ::freeaddrinfo(list);
+  return out;
+}
+
+/// Sets the port of every address.
+void set_port(std::vector<Address>& addresses, int port) {
+  const auto net_port = htons(static_cast<std::uint16_t>(port));
+  for (Address& a : addresses) {
+    if (a.storage.ss_family == AF_INET) {
+      sockaddr_in sin{};
+      std::memcpy(&sin, &a.storage, sizeof sin);
+      sin.sin_port = net_port;
+      std::memcpy(&a.storage, &sin, sizeof sin);
+    } else {
+      sockaddr_in6 sin6{};
+      std::memcpy(&sin6, &a.storage, sizeof sin6);
+      sin6.sin6_port = net_port;
+      std::memcpy(&a.storage, &sin6, sizeof sin6);
+    }
+  }
+}
+
+/// Runs on the lookup's own thread; the port is set by the reader.
+void run_lookup(const std::string& host, const std::shared_ptr<Lookup>& lookup) {
+  const addrinfo hints = tcp_hints(0);
+  addrinfo* list = nullptr;
+  const int rc = ::getaddrinfo(host.c_str(), nullptr, &hints, &list);
+  const int saved_errno = errno;
+  std::vector<Address> addresses = take_addresses(rc == 0 ? list : nullptr);
+  Registry& r = registry();
+  {
+    const std::lock_guard lock(r.mutex);
+    lookup->gai_error = rc;
+    lookup->system_error = rc == EAI_SYSTEM ? saved_errno : 0;
+    lookup->addresses = std::move(addresses);
+    lookup->finished = true;
+    if (const auto it = r.in_flight.find(host); it != r.in_flight.end() && it->second == lookup) {
+      r.in_flight.erase(it);
+    }
+  }
+  r.finished.notify_all();
+}
+
+/// The lookup of `host` in flight, or a new one on a detached thread.
+std::shared_ptr<Lookup> start_lookup(const std::string& host) {
+  Registry& r = registry();
+  const std::lock_guard lock(r.mutex);
+  if (const auto it = r.in_flight.find(host); it != r.in_flight.end()) return it->second;
+  auto lookup = std::make_shared<Lookup>();
+  try {
+    std::thread(run_lookup, host, lookup).detach();
+  } catch (const std::system_error& e) {  // no thread to be had (EAGAIN)
+    lookup->gai_error = EAI_SYSTEM;
+    lookup->system_error = e.code().value();
+    lookup->finished = true;
+    return lookup;
+  }
+  r.in_flight.emplace(host, lookup);
+  return lookup;
+}
+
+/// The addresses of `endpoint` (its port set), looked up by `deadline`.
+std::variant<std::vector<Address>, Failure> resolve(const Endpoint& endpoint, Clock::time_point deadline,
+                                                    milliseconds timeout) {
+  if (endpoint.port <= 0 || endpoint.port > kMaxPort) {
+    return failure(FailureKind::kResolve, endpoint, "port out of range");
+  }
+  {  // a numeric address: no lookup, never blocks
+    const addrinfo hints = tcp_hints(AI_NUMERICHOST);
+    addrinfo* list = nullptr;
+    if (::getaddrinfo(endpoint.host.c_str(), nullptr, &hints, &list) == 0) {
+      std::vector<Address> addresses = take_addresses(list);
+      set_port(addresses, endpoint.port);
+      return addresses;
+    }
+  }
+  const std::shared_ptr<Lookup> lookup = start_lookup(endpoint.host);
+  Registry& r = registry();
+  std::unique_lock lock(r.mutex);
+  if (!r.finished.wait_until(lock, deadline, [&] { return lookup->finished; })) {
+    return failure(FailureKind::kResolve, endpoint,
+                   "name lookup did not finish within " + duration_text(timeout));
+  }
+  if (lookup->gai_error == EAI_SYSTEM) {
+    return failure(FailureKind::kResolve, endpoint,
+                   "name lookup failed: " + errno_text(lookup->system_error));
+  }
+  if (lookup->gai_error != 0) {
+    return failure(FailureKind::kResolve, endpoint,
+                   std::string("name does not resolve (") + ::gai_strerror(lookup->gai_error) + ")");
+  }
+  std::vector<Address> addresses = lookup->addresses;
+  lock.unlock();
+  if (addresses.empty()) return failure(FailureKind::kResolve, endpoint, "name has no IPv4 or IPv6 address");
+  set_port(addresses, endpoint.port);
+  return addresses;
+}
+
+// ---- connect errors ----------------------------------------------------------
+
+std::string connect_error_text(int error, milliseconds timeout) {
+  switch (error) {
+    case ECONNREFUSED:
+      return "connection refused";
+    case ETIMEDOUT:
+      return "no answer within " + duration_text(timeout);
+    case EHOSTUNREACH:
+      return "host unreachable";
+    case ENETUNREACH:
+      return "network unreachable";
+    default:
+      return errno_text(error);
+  }
+}
+
+/// Why ssh_connect() failed on `session`, as a kConnect (no TCP connection)
+/// or kHandshake (connected, but no banner or key exchange) Failure.
+Failure connect_failure(ssh_session session, const Endpoint& endpoint, Clock::time_point deadline,
+                        milliseconds timeout) {
+  const std::string error = session_error(session);
+  const socket_t fd = ::ssh_get_fd(session);
+  sockaddr_storage peer{};
+  socklen_t length = sizeof peer;
+  // sockaddr_storage -> sockaddr is the socket API's own idiom.
+  const bool tcp_up =
+      fd != SSH_INVALID_SOCKET && ::getpeername(fd, reinterpret_cast<sockaddr*>(&peer), &length) == 0;
+  if (error.find("Timeout") != std::string::npos || Clock::now() >= deadline) {
+    if (tcp_up) {
+      return failure(FailureKind::kHandshake, endpoint, "no SSH handshake within " + duration_text(timeout));
+    }
+    return failure(FailureKind::kConnect, endpoint, connect_error_text(ETIMEDOUT, timeout));
+  }
+  if (!tcp_up) {
+    // libssh reports a failed connect with strerror's text.
+    for (const int e : {ECONNREFUSED, EHOSTUNREACH, ENETUNREACH, ETIMEDOUT}) {
+      if (error.find(errno_text(e)) != std::string::npos) {
+        return failure(FailureKind::kConnect, endpoint, connect_error_text(e, timeout));
+      }
+    }
+  }
+  return failure(FailureKind::kHandshake, endpoint, "SSH handshake failed: " + error);
+}
+
+/// The numeric form of `address` ("10.0.0.2", "fd00::2").
+std::string numeric_host(const Address& address) {
+  std::array<char, NI_MAXHOST> host{};
+  const auto* sa = reinterpret_cast<const sockaddr*>(&address.storage);
+  if (::getnameinfo(sa, address.length, host.data(), host.size(), nullptr, 0, NI_NUMERICHOST) != 0) return "";
+  return host.data();
+}
+
+// ---- session set-up --------------------------------------------------------
+
+/// Connects to `endpoint` and completes the SSH handshake (banner + key
+/// exchange) by `deadline`; not authenticated. Only the first address of a
+/// name is tried.
+std::variant<SessionHandle, Failure> connect_session(const Endpoint& endpoint, const std::string& user,
+                                                     Clock::time_point deadline, milliseconds timeout) {
+  if (!libssh_ready()) return failure(FailureKind::kHandshake, endpoint, "libssh could not be initialised");
+
+  auto resolved = resolve(endpoint, deadline, timeout);
+  if (auto* f = std::get_if<Failure>(&resolved)) return std::move(*f);
+  const std::string address = numeric_host(std::get<std::vector<Address>>(resolved).front());
+  if (address.empty()) return failure(FailureKind::kResolve, endpoint, "cannot use its address");
+
+  SessionHandle session(::ssh_new());
+  if (!session) {
+    return failure(FailureKind::kHandshake, endpoint, "cannot create an SSH session (out of memory)");
+  }
+  ssh_session s = session.get();
+  const bool no = false;
+  const int zero = 0;
+  const int one = 1;
+  const int no_logging = SSH_LOG_NOLOG;
+  const unsigned int port = static_cast<unsigned int>(endpoint.port);
+  // Each set can only fail for a bad value or no memory.
+  const bool options_ok =
+      ::ssh_options_set(s, SSH_OPTIONS_PROCESS_CONFIG, &no) == SSH_OK &&  // before anything else
+      ::ssh_options_set(s, SSH_OPTIONS_LOG_VERBOSITY, &no_logging) == SSH_OK &&
+      ::ssh_options_set(s, SSH_OPTIONS_HOST, address.c_str()) == SSH_OK &&
+      ::ssh_options_set(s, SSH_OPTIONS_PORT, &port) == SSH_OK &&
+      ::ssh_options_set(s, SSH_OPTIONS_USER, user.c_str()) == SSH_OK &&
+      ::ssh_options_set(s, SSH_OPTIONS_KNOWNHOSTS, "/dev/null") == SSH_OK &&
+      ::ssh_options_set(s, SSH_OPTIONS_GLOBAL_KNOWNHOSTS, "/dev/null") == SSH_OK &&
+      ::ssh_options_set(s, SSH_OPTIONS_STRICTHOSTKEYCHECK, &zero) == SSH_OK &&
+      ::ssh_options_set(s, SSH_OPTIONS_NODELAY, &one) == SSH_OK;  // small request/response exchanges
+  if (!options_ok) {
+    return failure(FailureKind::kHandshake, endpoint, "cannot set SSH options: " + session_error(s));
+  }
+  set_timeout(s, time_left(deadline));
+  if (::ssh_connect(s) != SSH_OK) return connect_failure(s, endpoint, deadline, timeout);
+
+  // libssh uses the socket in blocking mode from here: bound its writes.
+  const timeval send_timeout{static_cast<time_t>(kSocketSendTimeout.count()), 0};
+  (void)::setsockopt(::ssh_get_fd(s), SOL_SOCKET, SO_SNDTIMEO, &send_timeout, sizeof send_timeout);
+  return session;
+}
+
+/// The private key files libssh tries by default for this process's user
+/// (those that exist), for messages.
+std::vector<std::string> default_identity_files() {
+  std::string home;
+  std::array<char, 4096> buffer{};
+  passwd entry{};
+  passwd* found = nullptr;
+  if (::getpwuid_r(::geteuid(), &entry, buffer.data(), buffer.size(), &found) == 0 && found != nullptr &&
+      found->pw_dir != nullptr) {
+    home = found->pw_dir;
+  }
+  std::vector<std::string> files;
+  for (const char* name : {"id_ed25519", "id_ecdsa", "id_rsa"}) {
+    std::string path = home + "/.ssh/" + name;
+    struct stat info {};
+    if (::stat(path.c_str(), &info) == 0) files.push_back(std::move(path));
+  }
+  return files;
+}
+
+std::string join(const std::vector<std::string>& items, std::string_view separator) {
+  std::string out;
+  for (const std::string& item : items) {
+    if (!out.empty()) out += separator;
+    out += item;
+  }
+  return out;
+}
+
+/// Public key authentication on a handshaken session.
+std::optional<Failure> authenticate(ssh_session session, const Endpoint& endpoint,
+                                    const SessionOptions& options, Clock::time_point deadline,
+                                    milliseconds timeout) {
+  set_timeout(session, time_left(deadline));
+  auto transient = [&](std::string_view what) -> Failure {
+    if (Clock::now() >= deadline) {
+      return failure(FailureKind::kHandshake, endpoint,
+                     "authentication did not finish within " + duration_text(timeout));
+    }
+    return failure(FailureKind::kHandshake, endpoint, fmt::format("{}: {}", what, session_error(session)));
+  };
+
+  std::vector<std::string> tried;
+  std::vector<std::string> unusable;
+  if (options.identity_files.empty()) {
+    const int rc = ::ssh_userauth_publickey_auto(session, nullptr, nullptr);
+    if (rc == SSH_AUTH_SUCCESS) return std::nullopt;
+    if (rc == SSH_AUTH_ERROR || rc == SSH_AUTH_AGAIN) return transient("authentication failed");
+    tried = default_identity_files();
+    if (const char* agent = std::getenv("SSH_AUTH_SOCK"); agent != nullptr && *agent != '\0') {
+      tried.emplace_back("the agent");
+    }
+  } else {
+    for (const std::string& file : options.identity_files) {
+      ssh_key raw_key = nullptr;
+      if (::ssh_pki_import_privkey_file(file.c_str(), nullptr, nullptr, nullptr, &raw_key) != SSH_OK) {
+        unusable.push_back(file);
+        continue;
+      }
+      const KeyHandle key(raw_key);
+      tried.push_back(file);
+      const int rc = ::ssh_userauth_publickey(session, nullptr, key.get());
+      if (rc == SSH_AUTH_SUCCESS) return std::nullopt;
+      if (rc == SSH_AUTH_ERROR || rc == SSH_AUTH_AGAIN) return transient("authentication failed");
+      // SSH_AUTH_DENIED or SSH_AUTH_PARTIAL (another method would be needed): next key
+    }
+  }
+
+  std::string what = fmt::format("public key refused for {}", options.user);
+  if (!tried.empty()) what += " (tried " + join(tried, ", ") + ")";
+  if (tried.empty() && unusable.empty()) {
+    what += " (no key: none of ~/.ssh/id_ed25519, id_ecdsa, id_rsa, no agent)";
+  }
+  if (!unusable.empty()) what += "; cannot read private key " + join(unusable, ", ");
+  return failure(FailureKind::kAuthDenied, endpoint, what);
+}
+
+/// 12 hex digits for temporary file names.
+std::string random_suffix() {
+  std::random_device device;
+  const std::uint64_t bits = (std::uint64_t{device()} << 32) ^ device() ^
+                             static_cast<std::uint64_t>(Clock::now().time_since_epoch().count());
+  return fmt::format("{:012x}", bits & 0xffff'ffff'ffffULL);
+}
+
+}  // namespace
+
+// ---- public API -------------------------------------------------------------
+
+std::optional<Failure> handshake(const Endpoint& endpoint, std::chrono::milliseconds timeout) {
+  const auto deadline = Clock::now() + timeout;
+  auto connected = connect_session(endpoint, "root", deadline, timeout);
+  if (auto* f = std::get_if<Failure>(&connected)) return std::move(*f);
+  // The session disconnects here: no authentication attempted.
+  return std::nullopt;
+}
+
+struct Session::Impl {
+  Endpoint endpoint;
+  SessionHandle session;
+};
+
+Session::Session(std::unique_ptr<Impl> impl) noexcept : impl_(std::move(impl)) {}
+Session::Session(Session&&) noexcept = default;
+Session& Session::operator=(Session&&) noexcept = default;
+Session::~Session() {
+  if (impl_ && impl_->session) set_timeout(impl_->session.get(), kCloseTimeout);
+}
+
+const Endpoint& Session::endpoint() const noexcept {
+  return impl_->endpoint;
+}
+
+std::variant<Session, Failure> Session::open(const Endpoint& endpoint, const SessionOptions& options) {
+  const auto deadline = Clock::now() + options.connect_timeout;
+  auto connected = connect_session(endpoint, options.user, deadline, options.connect_timeout);
+  if (auto* f = std::get_if<Failure>(&connected)) return std::move(*f);
+  SessionHandle session = std::get<SessionHandle>(std::move(connected));
+  if (auto f = authenticate(session.get(), endpoint, options, deadline, options.connect_timeout)) return *f;
+  return Session(std::make_unique<Impl>(Impl{endpoint, std::move(session)}));
+}
+
+std::variant<ExecResult, Failure> Session::exec(const std::string& command, std::string_view input,
+                                                std::chrono::milliseconds timeout) {
+  const Endpoint& endpoint = impl_->endpoint;
+  ssh_session session = impl_->session.get();
+  const auto deadline = Clock::now() + timeout;
+  const auto timed_out = [&] {
+    return failure(FailureKind::kTimeout, endpoint,
+                   fmt::format("`{}` did not finish within {}", one_line(command), duration_text(timeout)));
+  };
+  const auto channel_failure = [&](std::string_view what) {
+    if (Clock::now() >= deadline) return timed_out();
+    return failure(FailureKind::kChannel, endpoint, fmt::format("{}: {}", what, session_error(session)));
+  };
+
+  set_timeout(session, time_left(deadline));
+  ChannelHandle channel(::ssh_channel_new(session));
+  if (!channel) return channel_failure("cannot open a channel");
+  ssh_channel ch = channel.get();
+  if (::ssh_channel_open_session(ch) != SSH_OK) return channel_failure("cannot open a channel");
+  if (::ssh_channel_request_exec(ch, command.c_str()) != SSH_OK) {
+    auto f = channel_failure(fmt::format("cannot run `{}`", one_line(command)));
+    close_channel(session, channel);
+    return f;
+  }
+
+  ExecResult result;
+  std::size_t sent = 0;
+  bool input_done = false;
+  std::vector<char> buffer(kReadChunkBytes);
+  bool output_done = false;
+  while (!output_done) {
+    if (Clock::now() >= deadline) {
+      close_channel(session, channel);
+      return timed_out();
+    }
+    set_timeout(session, time_left(deadline));
+
+    // Feed stdin as far as the window allows (so the write never waits), then EOF.
+    while (!input_done) {
+      if (::ssh_channel_is_closed(ch) != 0) {
+        input_done = true;  // it exited without reading all of it
+        break;
+      }
+      if (sent == input.size()) {
+        (void)::ssh_channel_send_eof(ch);
+        input_done = true;
+        break;
+      }
+      const std::uint32_t window = ::ssh_channel_window_size(ch);
+      if (window == 0) break;
+      const std::uint32_t size =
+          std::min({window, kWriteChunkBytes,
+                    static_cast<std::uint32_t>(std::min<std::size_t>(input.size() - sent, UINT32_MAX))});
+      const int written = ::ssh_channel_write(ch, input.data() + sent, size);
+      if (written < 0) {
+        if (::ssh_channel_is_closed(ch) != 0 || ::ssh_channel_is_eof(ch) != 0) {
+          input_done = true;  // the command is gone; what it did not read is dropped
+          break;
+        }
+        auto f = channel_failure("cannot send input");
+        close_channel(session, channel);
+        return f;
+      }
+      sent += static_cast<std::size_t>(written);
+    }
+
+    // Drain what has arrived on stdout and stderr, keeping up to the cap.
+    bool got_any = false;
+    for (const int is_stderr : {0, 1}) {
+      while (true) {
+        const int n = ::ssh_channel_read_nonblocking(ch, buffer.data(),
+                                                     static_cast<std::uint32_t>(buffer.size()), is_stderr);
+        if (n == SSH_ERROR) {
+          auto f = channel_failure("lost the connection");
+          close_channel(session, channel);
+          return f;
+        }
+        if (n <= 0) break;  // nothing buffered (0) or end of file (SSH_EOF)
+        got_any = true;
+        const std::size_t room = kMaxOutputBytes - std::min(kMaxOutputBytes, result.output.size());
+        result.output.append(buffer.data(), std::min(room, static_cast<std::size_t>(n)));
+      }
+    }
+    if (::ssh_channel_is_eof(ch) != 0 || ::ssh_channel_is_closed(ch) != 0) {
+      output_done = true;
+      break;
+    }
+    if (got_any) continue;
+
+    // Wait for anything from the server (output, end of file, a window
+    // adjustment for pending input), at most until the deadline.
+    if (wait_for_packets(session, time_left(deadline)) == SSH_ERROR) {
+      auto f = channel_failure("lost the connection");
+      close_channel(session, channel);
+      return f;
+    }
+    // SSH_OK (something arrived) or SSH_AGAIN (timed out): look again.
+  }
+
+  // The output is complete; the exit status comes with it or just after.
+  set_timeout(session, time_left(deadline));
+  const int status = ::ssh_channel_get_exit_status(ch);
+  if (status == SSH_ERROR && Clock::now() >= deadline) {
+    close_channel(session, channel);
+    return timed_out();
+  }
+  result.exit_status = status < 0 ? -1 : status;
+  close_channel(session, channel);
+  return result;
+}
+
+std::optional<Failure> Session::write_file(const std::string& path, std::string_view content,
+                                           std::chrono::milliseconds timeout) {
+  if (!path.starts_with('/')) {
+    return failure(FailureKind::kChannel, impl_->endpoint, fmt::format("{}: not an absolute path", path));
+  }
+  const std::string target = plan::shell_quote(path);
+  const std::string temporary = plan::shell_quote(path + ".tmp." + random_suffix());
+  // The size check matters when we give up early: closing the channel sends
+  // end of file, so cat would finish with part of the content and, without
+  // it, that part would be renamed into place. umask may make cat's file
+  // narrower: chmod sets exactly 0644 before the rename makes it visible. On
+  // any failure the temporary file is removed.
+  const std::string command = fmt::format(
+      "cat > {tmp} && [ $(wc -c < {tmp}) -eq {size} ] && chmod 0644 {tmp} && mv -f {tmp} {target}"
+      " || {{ rc=$?; rm -f {tmp}; exit $rc; }}",
+      fmt::arg("tmp", temporary), fmt::arg("size", content.size()), fmt::arg("target", target));
+  auto ran = exec(command, content, timeout);
+  if (auto* f = std::get_if<Failure>(&ran)) {
+    if (f->kind == FailureKind::kTimeout) {
+      f->message = fmt::format("{}: writing {} did not finish within {}", where(impl_->endpoint), path,
+                               duration_text(timeout));
+    }
+    return std::move(*f);
+  }
+  const ExecResult& result = std::get<ExecResult>(ran);
+  if (result.exit_status != 0) {
+    std::string what = fmt::format("cannot write {} (exit status {})", path, result.exit_status);
+    if (const std::string said = one_line(result.output); !said.empty()) {
+      what += ": " + said.substr(0, kQuotedOutputBytes);
+    }
+    return failure(FailureKind::kChannel, impl_->endpoint, what);
+  }
+  return std::nullopt;
+}
+
+}  // namespace smlaunch::ssh

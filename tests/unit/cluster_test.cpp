@@ -1,0 +1,145 @@
+// The cluster layer's pieces that need no sshd: the outcome file, and the
+// concurrent waits and the heartbeat against real sockets on 127.0.0.1.
+// (The leader/worker protocol end to end is tests/e2e.)
+#include <arpa/inet.h>
+#include <gtest/gtest.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <sys/socket.h>
+
+#include <chrono>
+#include <string>
+
+#include "cluster/outcome.hpp"
+#include "cluster/peers.hpp"
+#include "platform/fd.hpp"
+
+namespace smlaunch::cluster {
+namespace {
+
+using namespace std::chrono_literals;
+
+// A TCP listener on 127.0.0.1 at a port the kernel picks.
+class Listener {
+ public:
+  Listener() : fd_(::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0)) {
+    sockaddr_in addr{};
+    addr.sin_family = AF_INET;
+    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    EXPECT_EQ(::bind(fd_.get(), reinterpret_cast<sockaddr*>(&addr), sizeof addr), 0);
+    EXPECT_EQ(::listen(fd_.get(), 64), 0);
+    socklen_t len = sizeof addr;
+    EXPECT_EQ(::getsockname(fd_.get(), reinterpret_cast<sockaddr*>(&addr), &len), 0);
+    port_ = ntohs(addr.sin_port);
+  }
+  [[nodiscard]] int port() const { return port_; }
+  void close() { fd_.reset(); }
+
+ private:
+  platform::Fd fd_;
+  int port_ = 0;
+};
+
+// A port on 127.0.0.1 where nothing listens (bound, then released).
+int closed_port() {
+  Listener l;
+  return l.port();
+}
+
+TEST(Outcome, RoundTripsSuccessAndFailure) {
+  EXPECT_EQ(outcome_path("/tmp", "algo-1"), "/tmp/done.algo-1");
+  EXPECT_EQ(outcome_path("/tmp/", "algo-1"), "/tmp/done.algo-1");
+  EXPECT_EQ(to_text(Outcome{}), "{\"exit_code\":0,\"status\":\"success\"}\n");
+  const auto ok = parse_outcome(to_text(Outcome{}));
+  ASSERT_TRUE(ok);
+  EXPECT_TRUE(ok->success());
+
+  const Outcome failed{1, "ExecuteUserScriptError", "ZeroDivisionError: division by zero\nsecond line"};
+  const auto back = parse_outcome(to_text(failed));
+  ASSERT_TRUE(back);
+  EXPECT_EQ(back->exit_code, 1);
+  EXPECT_EQ(back->error_class, "ExecuteUserScriptError");
+  EXPECT_EQ(back->message, failed.message);
+}
+
+TEST(Outcome, MessageIsCutAt1024BytesWithoutSplittingACharacter) {
+  const std::string message = std::string(1023, 'x') + "\xC3\xA9" + std::string(100, 'y');
+  const auto back = parse_outcome(to_text(Outcome{1, "E", message}));
+  ASSERT_TRUE(back);
+  EXPECT_EQ(back->message, std::string(1023, 'x'));
+}
+
+TEST(Outcome, IncompleteOrForeignContentIsNotAnOutcome) {
+  EXPECT_FALSE(parse_outcome(""));
+  EXPECT_FALSE(parse_outcome("{\"exit_code\":1"));  // a writer half way through
+  EXPECT_FALSE(parse_outcome("[]"));
+  EXPECT_FALSE(parse_outcome("{\"exit_code\":\"1\"}"));
+  EXPECT_FALSE(parse_outcome("{\"exit_code\":300}"));
+  EXPECT_FALSE(parse_outcome("{\"status\":\"success\"}"));
+}
+
+TEST(Peers, WaitForSshdGivesUpAtTheDeadlineNamingTheHostAndWhy) {
+  WaitOptions options;
+  options.port = closed_port();
+  options.deadline = Clock::now() + 300ms;
+  const auto problems = wait_for_sshd({"127.0.0.1"}, options);
+  ASSERT_EQ(problems.size(), 1u);
+  EXPECT_EQ(problems[0].host, "127.0.0.1");
+  EXPECT_NE(problems[0].why.find("refused"), std::string::npos) << problems[0].why;
+  EXPECT_EQ(describe(problems), "127.0.0.1 (" + problems[0].why + ")");
+}
+
+TEST(Peers, WaitForSshdEndsWhenAStopIsRequested) {
+  WaitOptions options;
+  options.port = closed_port();
+  options.deadline = Clock::now() + 60s;  // a hang guard: the stop must end it long before
+  int polls = 0;
+  options.stop_requested = [&] { return ++polls >= 3; };
+  const auto started = Clock::now();
+  const auto problems = wait_for_sshd({"127.0.0.1", "localhost"}, options);
+  EXPECT_LT(Clock::now() - started, 30s);
+  EXPECT_EQ(problems.size(), 2u);
+  EXPECT_GE(polls, 3);
+}
+
+TEST(Peers, UnreachableNowAndWaitUntilGoneSeeAClosedPort) {
+  Listener open;
+  const int closed = closed_port();
+  EXPECT_TRUE(unreachable_now({"127.0.0.1"}, open.port(), 1s).empty());
+  const auto down = unreachable_now({"127.0.0.1"}, closed, 1s);
+  ASSERT_EQ(down.size(), 1u);
+  EXPECT_EQ(down[0].host, "127.0.0.1");
+
+  // Still listening: still there at the deadline. Closed: gone at once.
+  EXPECT_EQ(wait_until_gone({"127.0.0.1"}, open.port(), Clock::now() + 200ms),
+            std::vector<std::string>{"127.0.0.1"});
+  open.close();
+  EXPECT_TRUE(wait_until_gone({"127.0.0.1"}, open.port(), Clock::now() + 10s).empty());
+}
+
+TEST(Heartbeat, AHostThatStopsAnsweringIsLostAndTheAbortDescriptorFires) {
+  Listener peer;
+  Heartbeat heartbeat({"127.0.0.1"}, {.port = peer.port(), .interval = 50ms, .lost_after = 300ms,
+                                      .probe_timeout = 200ms});
+  pollfd fd{heartbeat.abort_fd(), POLLIN, 0};
+  EXPECT_EQ(::poll(&fd, 1, 200), 0);  // answering: not lost
+  EXPECT_TRUE(heartbeat.lost().empty());
+  peer.close();
+  ASSERT_EQ(::poll(&fd, 1, 20'000), 1);  // a hang guard
+  const auto lost = heartbeat.lost();
+  ASSERT_EQ(lost.size(), 1u);
+  EXPECT_EQ(lost[0].host, "127.0.0.1");
+  EXPECT_NE(lost[0].why.find("refused"), std::string::npos) << lost[0].why;
+}
+
+TEST(Heartbeat, StopsPromptlyWhenDestroyed) {
+  Listener peer;
+  const auto started = Clock::now();
+  {
+    Heartbeat heartbeat({"127.0.0.1", "127.0.0.1"}, {.port = peer.port(), .interval = 10s});
+  }
+  EXPECT_LT(Clock::now() - started, 5s);  // not the 10 s interval
+}
+
+}  // namespace
+}  // namespace smlaunch::cluster
