@@ -10,7 +10,7 @@ export DEBIAN_FRONTEND=noninteractive
 $SUDO apt-get update -qq
 $SUDO apt-get install -y -qq --no-install-recommends \
   build-essential cmake ninja-build pkg-config git ca-certificates \
-  nlohmann-json3-dev libfmt-dev libcli11-dev libssh-dev \
+  nlohmann-json3-dev libfmt-dev libcli11-dev libssh-dev libarchive-dev \
   openmpi-bin libopenmpi-dev python3 python3-mpi4py python3-torch \
   openssh-server openssh-client iproute2 \
   libgtest-dev libgmock-dev libbenchmark-dev \
