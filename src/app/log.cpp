@@ -4,12 +4,15 @@
 #include <unistd.h>
 
 #include <atomic>
+#include <chrono>
 #include <ctime>
 #include <string>
 
 namespace smlaunch::log {
 namespace {
 std::atomic<Level> g_level{Level::Info};
+// Initialised before main(): the reference point of seconds_since_start().
+const std::chrono::steady_clock::time_point g_start = std::chrono::steady_clock::now();
 
 std::string_view name(Level level) {
   switch (level) {
@@ -23,6 +26,10 @@ std::string_view name(Level level) {
 }  // namespace
 
 void set_level(Level level) { g_level = level; }
+
+double seconds_since_start() {
+  return std::chrono::duration<double>(std::chrono::steady_clock::now() - g_start).count();
+}
 Level level() { return g_level; }
 
 bool parse_level(std::string_view text, Level* out) {

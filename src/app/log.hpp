@@ -16,6 +16,10 @@ void set_level(Level level);
 /// "debug", "info", "warning", "error" (also Python's numbers "10".."40").
 [[nodiscard]] bool parse_level(std::string_view text, Level* out);
 
+/// Seconds since smlaunch started (since the library was loaded): for the
+/// per-phase timing lines.
+[[nodiscard]] double seconds_since_start();
+
 /// Writes one record (each line of a multi-line message keeps the prefix of
 /// the first line only, as Python does).
 void write(Level level, std::string_view message);

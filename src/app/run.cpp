@@ -139,6 +139,7 @@ JobReport run_job(const Loaded& l, const RunOptions& options) {
       "Invoking user script\n\nTraining Env:\n\n{}\n\nEnvironment variables:\n\n{}\nInvoking script with the "
       "following command:\n\n{}\n",
       training_env, variables, report.command);
+  log::info("Starting the job ({:.3f} s after smlaunch started)", log::seconds_since_start());
   platform::Supervisor supervisor({.term_grace = options.term_grace, .abort_fd = options.abort_fd});
   auto result = supervisor.run(platform::Command{p.argv, environment_strings(l), p.cwd}, relay);
   out.finish();
