@@ -1,34 +1,9 @@
 #include "app/secrets.hpp"
 
-#include <algorithm>
 #include <set>
 
 namespace smlaunch::app {
 namespace {
-
-std::string upper_ascii(std::string_view s) {
-  std::string out(s);
-  std::transform(out.begin(), out.end(), out.begin(), [](char c) {
-    return (c >= 'a' && c <= 'z') ? static_cast<char>(c - 'a' + 'A') : c;
-  });
-  return out;
-}
-
-// Words of a name split on anything that is not a letter or digit.
-std::vector<std::string> words(const std::string& upper) {
-  std::vector<std::string> out;
-  std::string current;
-  for (char c : upper) {
-    if ((c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9')) {
-      current += c;
-    } else if (!current.empty()) {
-      out.push_back(std::move(current));
-      current.clear();
-    }
-  }
-  if (!current.empty()) out.push_back(std::move(current));
-  return out;
-}
 
 void mask_dict(py::Dict& dict) {
   py::Dict masked;
@@ -39,18 +14,6 @@ void mask_dict(py::Dict& dict) {
 }
 
 }  // namespace
-
-bool is_secret_name(std::string_view name) {
-  static const std::set<std::string, std::less<>> kSafe = {
-      "AWS_ACCESS_KEY_ID", "SM_HP_KEY_SIZE", "KEY_SIZE", "SM_HP_KEYS", "KEYS", "SM_HP_KEY_COLUMN", "KEY_COLUMN"};
-  const std::string upper = upper_ascii(name);
-  if (kSafe.contains(upper)) return false;
-  for (std::string_view marker : {"SECRET", "TOKEN", "PASSWORD", "PASSWD", "CREDENTIAL", "PRIVATE"}) {
-    if (upper.find(marker) != std::string::npos) return true;
-  }
-  const auto parts = words(upper);
-  return std::any_of(parts.begin(), parts.end(), [](const std::string& w) { return w == "KEY" || w == "APIKEY"; });
-}
 
 config::TrainingEnv mask_training_env(const config::TrainingEnv& env) {
   config::TrainingEnv masked = env;

@@ -14,6 +14,7 @@
 #include <string_view>
 #include <vector>
 
+#include "config/secret_names.hpp"
 #include "smlaunch/config.hpp"
 #include "smlaunch/plan.hpp"
 
@@ -21,8 +22,9 @@ namespace smlaunch::app {
 
 inline constexpr std::string_view kMasked = "****";
 
-/// True when a variable or hyperparameter called `name` holds a secret.
-[[nodiscard]] bool is_secret_name(std::string_view name);
+/// True when a variable or hyperparameter called `name` holds a secret (the
+/// rule lives in config/, shared with the /etc/environment block).
+using config::is_secret_name;
 
 /// A copy of `env` whose secret hyperparameters (user and framework) are
 /// replaced by kMasked.

@@ -24,30 +24,27 @@
 // join lines because the line ends in our closing quote.
 //
 // What goes in: identifiers only, never credentials or secrets (the file is
-// world-readable; secrets reach the ranks through `mpirun -x`). The secret
-// rule mirrors app::is_secret_name (the log-masking rule; this layer cannot
-// include app/), except that AWS_ACCESS_KEY_ID, safe to print, is still a
-// credential here. Hyperparameter values are repeated inside SM_HPS,
-// SM_TRAINING_ENV and SM_USER_ARGS, so when any hyperparameter has a secret
-// name those three are left out as a whole (the ranks get them via -x).
+// world-readable; secrets reach the ranks through `mpirun -x`). Secret names
+// follow config::is_secret_name, the rule the log masking uses too, except
+// that AWS_ACCESS_KEY_ID, safe to print, is still a credential here.
+// Hyperparameter values are repeated inside SM_HPS, SM_TRAINING_ENV and
+// SM_USER_ARGS, so when any hyperparameter has a secret name those three are
+// left out as a whole (the ranks get them via -x).
 //
 // The file is replaced, not appended: the text between our two markers is
 // rewritten, everything else kept byte for byte, and the new file is
 // renamed into place from a temporary file in the same directory.
 #include "cluster/etc_environment.hpp"
 
-#include <fcntl.h>
 #include <sys/stat.h>
-#include <unistd.h>
 
 #include <algorithm>
-#include <cerrno>
 #include <filesystem>
 #include <set>
 #include <system_error>
 #include <variant>
 
-#include "platform/fd.hpp"
+#include "config/secret_names.hpp"
 #include "platform/files.hpp"
 #include "smlaunch/pyvalue.hpp"
 
@@ -66,42 +63,15 @@ bool is_identifier(std::string_view name) {
   return std::all_of(name.begin(), name.end(), [&](char c) { return letter(c) || digit(c); });
 }
 
-std::string upper_ascii(std::string_view s) {
-  std::string out(s);
-  std::transform(out.begin(), out.end(), out.begin(),
-                 [](char c) { return (c >= 'a' && c <= 'z') ? static_cast<char>(c - 'a' + 'A') : c; });
-  return out;
-}
-
-// Words of an upper-cased name, split on anything not a letter or digit.
-std::vector<std::string> words(const std::string& upper) {
-  std::vector<std::string> out;
-  std::string current;
-  for (const char c : upper) {
-    if ((c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9')) {
-      current += c;
-    } else if (!current.empty()) {
-      out.push_back(std::move(current));
-      current.clear();
-    }
-  }
-  if (!current.empty()) out.push_back(std::move(current));
-  return out;
-}
-
-// app::is_secret_name's rule, plus every AWS_ name with KEY in it.
+// The shared secret-name rule, plus every AWS_ name with KEY in it
+// (AWS_ACCESS_KEY_ID, safe to print, is still a credential here).
 bool is_secret(std::string_view name) {
-  static const std::set<std::string, std::less<>> kSafe = {
-      "SM_HP_KEY_SIZE", "KEY_SIZE", "SM_HP_KEYS", "KEYS", "SM_HP_KEY_COLUMN", "KEY_COLUMN"};
-  const std::string upper = upper_ascii(name);
-  if (upper.starts_with("AWS_") && upper.find("KEY") != std::string::npos) return true;
-  if (kSafe.contains(upper)) return false;
-  for (const std::string_view marker : {"SECRET", "TOKEN", "PASSWORD", "PASSWD", "CREDENTIAL", "PRIVATE"}) {
-    if (upper.find(marker) != std::string::npos) return true;
+  std::string upper(name);
+  for (char& c : upper) {
+    if (c >= 'a' && c <= 'z') c = static_cast<char>(c - 'a' + 'A');
   }
-  const auto parts = words(upper);
-  return std::any_of(parts.begin(), parts.end(),
-                     [](const std::string& w) { return w == "KEY" || w == "APIKEY"; });
+  if (upper.starts_with("AWS_") && upper.find("KEY") != std::string::npos) return true;
+  return config::is_secret_name(name);
 }
 
 // Set by the login itself, or meaningful for one process only.
@@ -162,54 +132,6 @@ bool is_marker(std::string_view line, std::string_view marker) {
   if (line.ends_with('\n')) line.remove_suffix(1);
   if (line.ends_with('\r')) line.remove_suffix(1);
   return line == marker;
-}
-
-std::string errno_text(int err) {
-  return std::generic_category().message(err);
-}
-
-bool write_all(int fd, std::string_view content) {
-  while (!content.empty()) {
-    const ssize_t n = ::write(fd, content.data(), content.size());
-    if (n < 0 && errno == EINTR) continue;
-    if (n <= 0) return false;
-    content.remove_prefix(static_cast<std::size_t>(n));
-  }
-  return true;
-}
-
-// Rewrites `path` in place: the fallback when it is a mount point (a bind
-// mount of a single file), where rename() fails with EBUSY.
-std::optional<std::string> write_in_place(const std::string& path, std::string_view content) {
-  platform::Fd fd(::open(path.c_str(), O_WRONLY | O_TRUNC | O_CLOEXEC));
-  if (!fd) return path + ": " + errno_text(errno);
-  if (!write_all(fd.get(), content) || ::fsync(fd.get()) != 0) return path + ": " + errno_text(errno);
-  return std::nullopt;
-}
-
-// Writes `content` to a temporary file next to `path`, mode 0644, then
-// renames it over `path`: a reader sees the old file or the new one.
-std::optional<std::string> write_atomically(const std::string& path, std::string_view content) {
-  std::string temp = path + ".smlaunch-XXXXXX";
-  platform::Fd fd(::mkostemp(temp.data(), O_CLOEXEC));
-  if (!fd) return temp + ": " + errno_text(errno);
-  auto fail = [&](int err) {
-    ::unlink(temp.c_str());
-    return std::optional<std::string>(temp + ": " + errno_text(err));
-  };
-  // fchmod, not the umask-filtered creation mode: pam_env reads the file as
-  // the user logging in, so it must be world-readable.
-  if (::fchmod(fd.get(), kFileMode) != 0) return fail(errno);
-  if (!write_all(fd.get(), content)) return fail(errno);
-  if (::fsync(fd.get()) != 0) return fail(errno);
-  fd.reset();
-  if (::rename(temp.c_str(), path.c_str()) != 0) {
-    const int err = errno;
-    ::unlink(temp.c_str());
-    if (err == EBUSY) return write_in_place(path, content);
-    return path + ": " + errno_text(err);
-  }
-  return std::nullopt;
 }
 
 }  // namespace
@@ -292,7 +214,10 @@ std::optional<std::string> write_managed_block(const std::string& path,
     if (error.failure == platform::ReadFailure::NotAFile) return target + ": not a regular file";
     return target + ": " + error.detail;
   }
-  return write_atomically(target, replace_block(existing, render_block(variables, skipped)));
+  // Exactly 0644, whatever the umask: pam_env reads the file as the user
+  // logging in, so it must be world-readable.
+  return platform::write_file_atomically(target, replace_block(existing, render_block(variables, skipped)),
+                                         kFileMode);
 }
 
 }  // namespace smlaunch::cluster

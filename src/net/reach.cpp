@@ -3,9 +3,11 @@
 //
 // The problem is getaddrinfo(). It has no timeout parameter: with a dead
 // nameserver it blocks for resolv.conf's `timeout` x `attempts` x servers
-// (5 s x 2 x 3 = 30 s by default), and nothing can interrupt it. Both
-// callers have a bound that must hold anyway: the DNS wait has one overall
-// budget, and a heartbeat probe must answer within its timeout.
+// (5 s x 2 x 3 = 30 s by default), and nothing can interrupt it. Every
+// caller has a bound that must hold anyway: the DNS wait has one overall
+// budget, a heartbeat probe must answer within its timeout, and the SSH
+// client (through resolve(), handing libssh a numeric address) must connect
+// within its own.
 //
 // Approach: every lookup of a name runs getaddrinfo on its own detached
 // thread and publishes the result into a Lookup record; callers wait for the
@@ -40,12 +42,14 @@
 #include <sys/socket.h>
 
 #include <algorithm>
+#include <array>
 #include <cerrno>
 #include <condition_variable>
 #include <cstdint>
 #include <cstring>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <system_error>
 #include <thread>
 #include <unordered_map>
@@ -185,6 +189,35 @@ std::optional<std::vector<Address>> numeric_addresses(const std::string& host) {
   return copy_addresses(list);
 }
 
+// The addresses of `host` (port 0, never empty), looked up by `deadline`:
+// resolve() before it is turned into text.
+std::variant<std::vector<Address>, ResolveError> lookup_addresses(const std::string& host,
+                                                                  Clock::time_point deadline) {
+  if (auto numeric = numeric_addresses(host)) {
+    if (numeric->empty())
+      return ResolveError{ResolveFailure::kNoAddress, "name resolves to no IPv4 or IPv6 address"};
+    return std::move(*numeric);
+  }
+  const auto lookup = start_lookup(host);
+  if (!wait_for(lookup, deadline)) {
+    return ResolveError{ResolveFailure::kTimedOut, "name lookup did not finish in time"};
+  }
+  // Finished: no longer written by anyone, so read without the mutex.
+  if (lookup->gai_error != 0 || lookup->addresses.empty()) {
+    return ResolveError{ResolveFailure::kNoAddress, lookup_error_text(*lookup)};
+  }
+  return lookup->addresses;
+}
+
+// The numeric form of `address` ("10.0.0.2", "fd00::2"), or "" when it has none.
+std::string numeric_host(const Address& address) {
+  std::array<char, NI_MAXHOST> host{};
+  // sockaddr_storage -> sockaddr is the socket API's own idiom.
+  const auto* sa = reinterpret_cast<const sockaddr*>(&address.storage);
+  if (::getnameinfo(sa, address.length, host.data(), host.size(), nullptr, 0, NI_NUMERICHOST) != 0) return "";
+  return host.data();
+}
+
 void set_port(Address& a, int port) {
   const auto net_port = htons(static_cast<std::uint16_t>(port));
   if (a.storage.ss_family == AF_INET) {
@@ -269,23 +302,31 @@ ProbeResult classify(int error, milliseconds timeout) {
 
 }  // namespace
 
+std::variant<std::vector<std::string>, ResolveError> resolve(const std::string& host,
+                                                             Clock::time_point deadline) {
+  auto found = lookup_addresses(host, deadline);
+  if (auto* error = std::get_if<ResolveError>(&found)) return std::move(*error);
+  std::vector<std::string> hosts;
+  for (const Address& address : std::get<std::vector<Address>>(found)) {
+    if (std::string text = numeric_host(address); !text.empty()) hosts.push_back(std::move(text));
+  }
+  if (hosts.empty()) return ResolveError{ResolveFailure::kNoAddress, "name resolves to no usable address"};
+  return hosts;
+}
+
 ProbeResult tcp_probe(const std::string& host, int port, milliseconds timeout) {
   const auto deadline = Clock::now() + timeout;
   if (port <= 0 || port > kMaxPort)
     return {Reach::kUnreachable, fmt::format("port {} is out of range", port)};
 
-  std::vector<Address> addresses;
-  if (auto numeric = numeric_addresses(host)) {
-    addresses = std::move(*numeric);
-  } else {
-    const auto lookup = start_lookup(host);
-    if (!wait_for(lookup, deadline)) {
+  auto found = lookup_addresses(host, deadline);
+  if (const auto* error = std::get_if<ResolveError>(&found)) {
+    if (error->failure == ResolveFailure::kTimedOut) {
       return {Reach::kUnresolved, "name lookup did not finish within " + seconds_text(timeout)};
     }
-    if (lookup->gai_error != 0 || lookup->addresses.empty())
-      return {Reach::kUnresolved, lookup_error_text(*lookup)};
-    addresses = lookup->addresses;  // finished: no longer written by anyone
+    return {Reach::kUnresolved, error->detail};
   }
+  std::vector<Address> addresses = std::get<std::vector<Address>>(std::move(found));
 
   ProbeResult best{Reach::kUnresolved, "name resolves to no IPv4 or IPv6 address"};
   for (std::size_t i = 0; i < addresses.size(); ++i) {

@@ -1,15 +1,37 @@
 // Cheap reachability of a peer: name resolution for all hosts at once (the
-// DNS wait before a job) and a TCP connect to its sshd port (the heartbeat
-// during a job: no login, no handshake).
+// DNS wait before a job), a TCP connect to its sshd port (the heartbeat
+// during a job: no login, no handshake), and the name lookup under a
+// deadline that both of those and the SSH client use.
 #pragma once
 
 #include <chrono>
 #include <functional>
-#include <optional>
 #include <string>
+#include <variant>
 #include <vector>
 
 namespace smlaunch::net {
+
+enum class ResolveFailure {
+  kTimedOut,   // the lookup did not finish by the deadline
+  kNoAddress,  // the name does not resolve (or to no IPv4/IPv6 address), or the lookup failed
+};
+
+struct ResolveError {
+  ResolveFailure failure = ResolveFailure::kNoAddress;
+  /// One line: "name does not resolve: Name or service not known". For
+  /// kTimedOut it names no duration; callers say how long they waited.
+  std::string detail;
+};
+
+/// The IPv4 and IPv6 addresses of `host` in numeric form ("10.0.0.2",
+/// "fd00::2"), in the resolver's order, never empty. A numeric `host` needs
+/// no lookup. A name is looked up by the system resolver, waited for at most
+/// until `deadline`: a lookup still running then is abandoned (its thread
+/// finishes on its own), and later calls for the same name wait for it
+/// instead of starting another.
+[[nodiscard]] std::variant<std::vector<std::string>, ResolveError> resolve(
+    const std::string& host, std::chrono::steady_clock::time_point deadline);
 
 enum class Reach {
   kUp,           // the TCP connect completed

@@ -5,6 +5,8 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <cstdio>
+#include <cstdlib>
 #include <cstring>
 #include <filesystem>
 #include <system_error>
@@ -12,13 +14,40 @@
 #include "platform/fd.hpp"
 
 namespace smlaunch::platform {
+namespace {
+
+std::string errno_text(int err) {
+  return std::generic_category().message(err);
+}
+
+// Writes all of `content` (retrying short writes and EINTR); false with
+// errno set on failure.
+bool write_all(int fd, std::string_view content) {
+  while (!content.empty()) {
+    const ssize_t n = ::write(fd, content.data(), content.size());
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) return false;
+    content.remove_prefix(static_cast<std::size_t>(n));
+  }
+  return true;
+}
+
+// Rewrites `path` in place: write_file_atomically's fallback when `path` is
+// a mount point, where rename() fails with EBUSY.
+std::optional<std::string> write_in_place(const std::string& path, std::string_view content) {
+  Fd fd(::open(path.c_str(), O_WRONLY | O_TRUNC | O_CLOEXEC));
+  if (!fd) return path + ": " + errno_text(errno);
+  if (!write_all(fd.get(), content) || ::fsync(fd.get()) != 0) return path + ": " + errno_text(errno);
+  return std::nullopt;
+}
+
+}  // namespace
 
 std::variant<std::string, ReadError> read_file(const std::string& path, std::uintmax_t max_bytes) {
   Fd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
   if (!fd.valid()) {
     const int err = errno;
-    return ReadError{err == ENOENT ? ReadFailure::NotFound : ReadFailure::IoError,
-                     std::strerror(err)};
+    return ReadError{err == ENOENT ? ReadFailure::NotFound : ReadFailure::IoError, std::strerror(err)};
   }
   struct stat st {};
   if (::fstat(fd.get(), &st) != 0) return ReadError{ReadFailure::IoError, std::strerror(errno)};
@@ -50,14 +79,31 @@ std::variant<std::string, ReadError> read_file(const std::string& path, std::uin
 
 bool write_file(const std::string& path, std::string_view content) {
   Fd fd(::open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644));
-  if (!fd.valid()) return false;
-  while (!content.empty()) {
-    const ssize_t n = ::write(fd.get(), content.data(), content.size());
-    if (n < 0 && errno == EINTR) continue;
-    if (n <= 0) return false;
-    content.remove_prefix(static_cast<std::size_t>(n));
+  return fd.valid() && write_all(fd.get(), content);
+}
+
+std::optional<std::string> write_file_atomically(const std::string& path, std::string_view content,
+                                                 ::mode_t mode) {
+  std::string temp = path + ".smlaunch-XXXXXX";
+  Fd fd(::mkostemp(temp.data(), O_CLOEXEC));
+  if (!fd) return temp + ": " + errno_text(errno);
+  auto fail = [&](int err) {
+    ::unlink(temp.c_str());
+    return std::optional<std::string>(temp + ": " + errno_text(err));
+  };
+  // fchmod: mkostemp creates the file 0600, and a mode given at creation
+  // would be filtered by the umask.
+  if (::fchmod(fd.get(), mode) != 0) return fail(errno);
+  if (!write_all(fd.get(), content)) return fail(errno);
+  if (::fsync(fd.get()) != 0) return fail(errno);
+  fd.reset();
+  if (::rename(temp.c_str(), path.c_str()) != 0) {
+    const int err = errno;
+    ::unlink(temp.c_str());
+    if (err == EBUSY) return write_in_place(path, content);
+    return path + ": " + errno_text(err);
   }
-  return true;
+  return std::nullopt;
 }
 
 bool make_executable(const std::string& path) {

@@ -1,6 +1,8 @@
 // Small file-system helpers with explicit failure values (no exceptions).
 #pragma once
 
+#include <sys/types.h>
+
 #include <cstdint>
 #include <optional>
 #include <string>
@@ -24,6 +26,17 @@ struct ReadError {
 /// Writes `content` to `path` (created or truncated, mode 0644). False on
 /// any error.
 bool write_file(const std::string& path, std::string_view content);
+
+/// Replaces `path` atomically: `content` goes to a temporary file in the same
+/// directory, gets exactly `mode` (not the umask-filtered creation mode), is
+/// fsync'ed and renamed over `path`, so a reader sees the old file or the new
+/// one, never a partial one. When `path` is a mount point (a bind-mounted
+/// single file, where rename() fails with EBUSY) it is rewritten in place
+/// instead: not atomic, and its mode is kept. A symlink at `path` is
+/// replaced, not followed. Returns nullopt, or an error message naming the
+/// file ("/etc/environment: Permission denied"); no temporary file is left.
+[[nodiscard]] std::optional<std::string> write_file_atomically(const std::string& path,
+                                                               std::string_view content, ::mode_t mode);
 
 /// Adds execute permission: mode 0755 (never world-writable). False on error.
 bool make_executable(const std::string& path);

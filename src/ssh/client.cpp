@@ -7,10 +7,10 @@
 // getaddrinfo has no timeout, and a dead nameserver blocks it for
 // resolv.conf's timeout x attempts x servers. So we look names up ourselves
 // and hand libssh a numeric address:
-//  - a name (not a numeric address) is looked up on a detached thread that we
-//    wait for with the deadline; a stuck lookup is abandoned, never joined,
-//    and at most one per name is in flight (the registry below), so retries
-//    against a dead resolver do not pile up threads;
+//  - a name (not a numeric address) is looked up by net::resolve(), which
+//    waits for it with the deadline; a stuck lookup is abandoned, never
+//    joined, and at most one per name is in flight (see net/reach.cpp), so
+//    retries against a dead resolver do not pile up threads;
 //  - libssh's connect is non-blocking and polled under the session timeout,
 //    so a host that never answers (no RST, a dropped SYN) costs exactly the
 //    timeout; once connected, the socket gets a send timeout (libssh makes it
@@ -51,8 +51,6 @@
 
 #include <fmt/format.h>
 #include <libssh/libssh.h>
-#include <netdb.h>
-#include <netinet/in.h>
 #include <pwd.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
@@ -63,17 +61,14 @@
 #include <array>
 #include <cerrno>
 #include <climits>
-#include <condition_variable>
 #include <cstdint>
 #include <cstdlib>
-#include <cstring>
 #include <mutex>
 #include <random>
 #include <system_error>
-#include <thread>
-#include <unordered_map>
 #include <utility>
 
+#include "net/reach.hpp"
 #include "smlaunch/plan.hpp"
 #include "ssh/text.hpp"
 
@@ -189,152 +184,6 @@ void close_channel(ssh_session session, ChannelHandle& channel) {
   channel.reset();
 }
 
-// ---- name lookup under a deadline -----------------------------------------
-
-struct Address {
-  sockaddr_storage storage{};
-  socklen_t length = 0;
-};
-
-// One getaddrinfo call. Written by its thread under Registry::mutex until
-// `finished`; immutable after.
-struct Lookup {
-  bool finished = false;
-  int gai_error = 0;
-  int system_error = 0;
-  std::vector<Address> addresses;
-};
-
-// The lookups in flight, one per name. Deliberately never destroyed: an
-// abandoned lookup thread may still finish while the process exits.
-struct Registry {
-  std::mutex mutex;
-  std::condition_variable finished;
-  std::unordered_map<std::string, std::shared_ptr<Lookup>> in_flight;
-};
-
-Registry& registry() {
-  static Registry* const instance = new Registry;  // leaked on purpose (see above)
-  return *instance;
-}
-
-addrinfo tcp_hints(int flags) {
-  addrinfo hints{};
-  hints.ai_family = AF_UNSPEC;
-  hints.ai_socktype = SOCK_STREAM;
-  hints.ai_flags = flags;
-  return hints;
-}
-
-/// getaddrinfo's IPv4/IPv6 results (port 0); frees the list.
-std::vector<Address> take_addresses(addrinfo* list) {
-  std::vector<Address> out;
-  for (const addrinfo* ai = list; ai != nullptr; ai = ai->ai_next) {
-    if (ai->ai_addr == nullptr || ai->ai_addrlen > sizeof(sockaddr_storage)) continue;
-    if (ai->ai_family != AF_INET && ai->ai_family != AF_INET6) continue;
-    Address a;
-    std::memcpy(&a.storage, ai->ai_addr, ai->ai_addrlen);
-    a.length = ai->ai_addrlen;
-    out.push_back(a);
-  }
-  if (list != nullptr) ::freeaddrinfo(list);
-  return out;
-}
-
-/// Sets the port of every address.
-void set_port(std::vector<Address>& addresses, int port) {
-  const auto net_port = htons(static_cast<std::uint16_t>(port));
-  for (Address& a : addresses) {
-    if (a.storage.ss_family == AF_INET) {
-      sockaddr_in sin{};
-      std::memcpy(&sin, &a.storage, sizeof sin);
-      sin.sin_port = net_port;
-      std::memcpy(&a.storage, &sin, sizeof sin);
-    } else {
-      sockaddr_in6 sin6{};
-      std::memcpy(&sin6, &a.storage, sizeof sin6);
-      sin6.sin6_port = net_port;
-      std::memcpy(&a.storage, &sin6, sizeof sin6);
-    }
-  }
-}
-
-/// Runs on the lookup's own thread; the port is set by the reader.
-void run_lookup(const std::string& host, const std::shared_ptr<Lookup>& lookup) {
-  const addrinfo hints = tcp_hints(0);
-  addrinfo* list = nullptr;
-  const int rc = ::getaddrinfo(host.c_str(), nullptr, &hints, &list);
-  const int saved_errno = errno;
-  std::vector<Address> addresses = take_addresses(rc == 0 ? list : nullptr);
-  Registry& r = registry();
-  {
-    const std::lock_guard lock(r.mutex);
-    lookup->gai_error = rc;
-    lookup->system_error = rc == EAI_SYSTEM ? saved_errno : 0;
-    lookup->addresses = std::move(addresses);
-    lookup->finished = true;
-    if (const auto it = r.in_flight.find(host); it != r.in_flight.end() && it->second == lookup) {
-      r.in_flight.erase(it);
-    }
-  }
-  r.finished.notify_all();
-}
-
-/// The lookup of `host` in flight, or a new one on a detached thread.
-std::shared_ptr<Lookup> start_lookup(const std::string& host) {
-  Registry& r = registry();
-  const std::lock_guard lock(r.mutex);
-  if (const auto it = r.in_flight.find(host); it != r.in_flight.end()) return it->second;
-  auto lookup = std::make_shared<Lookup>();
-  try {
-    std::thread(run_lookup, host, lookup).detach();
-  } catch (const std::system_error& e) {  // no thread to be had (EAGAIN)
-    lookup->gai_error = EAI_SYSTEM;
-    lookup->system_error = e.code().value();
-    lookup->finished = true;
-    return lookup;
-  }
-  r.in_flight.emplace(host, lookup);
-  return lookup;
-}
-
-/// The addresses of `endpoint` (its port set), looked up by `deadline`.
-std::variant<std::vector<Address>, Failure> resolve(const Endpoint& endpoint, Clock::time_point deadline,
-                                                    milliseconds timeout) {
-  if (endpoint.port <= 0 || endpoint.port > kMaxPort) {
-    return failure(FailureKind::kResolve, endpoint, "port out of range");
-  }
-  {  // a numeric address: no lookup, never blocks
-    const addrinfo hints = tcp_hints(AI_NUMERICHOST);
-    addrinfo* list = nullptr;
-    if (::getaddrinfo(endpoint.host.c_str(), nullptr, &hints, &list) == 0) {
-      std::vector<Address> addresses = take_addresses(list);
-      set_port(addresses, endpoint.port);
-      return addresses;
-    }
-  }
-  const std::shared_ptr<Lookup> lookup = start_lookup(endpoint.host);
-  Registry& r = registry();
-  std::unique_lock lock(r.mutex);
-  if (!r.finished.wait_until(lock, deadline, [&] { return lookup->finished; })) {
-    return failure(FailureKind::kResolve, endpoint,
-                   "name lookup did not finish within " + duration_text(timeout));
-  }
-  if (lookup->gai_error == EAI_SYSTEM) {
-    return failure(FailureKind::kResolve, endpoint,
-                   "name lookup failed: " + errno_text(lookup->system_error));
-  }
-  if (lookup->gai_error != 0) {
-    return failure(FailureKind::kResolve, endpoint,
-                   std::string("name does not resolve (") + ::gai_strerror(lookup->gai_error) + ")");
-  }
-  std::vector<Address> addresses = lookup->addresses;
-  lock.unlock();
-  if (addresses.empty()) return failure(FailureKind::kResolve, endpoint, "name has no IPv4 or IPv6 address");
-  set_port(addresses, endpoint.port);
-  return addresses;
-}
-
 // ---- connect errors ----------------------------------------------------------
 
 std::string connect_error_text(int error, milliseconds timeout) {
@@ -380,14 +229,6 @@ Failure connect_failure(ssh_session session, const Endpoint& endpoint, Clock::ti
   return failure(FailureKind::kHandshake, endpoint, "SSH handshake failed: " + error);
 }
 
-/// The numeric form of `address` ("10.0.0.2", "fd00::2").
-std::string numeric_host(const Address& address) {
-  std::array<char, NI_MAXHOST> host{};
-  const auto* sa = reinterpret_cast<const sockaddr*>(&address.storage);
-  if (::getnameinfo(sa, address.length, host.data(), host.size(), nullptr, 0, NI_NUMERICHOST) != 0) return "";
-  return host.data();
-}
-
 // ---- session set-up --------------------------------------------------------
 
 /// Connects to `endpoint` and completes the SSH handshake (banner + key
@@ -397,10 +238,18 @@ std::variant<SessionHandle, Failure> connect_session(const Endpoint& endpoint, c
                                                      Clock::time_point deadline, milliseconds timeout) {
   if (!libssh_ready()) return failure(FailureKind::kHandshake, endpoint, "libssh could not be initialised");
 
-  auto resolved = resolve(endpoint, deadline, timeout);
-  if (auto* f = std::get_if<Failure>(&resolved)) return std::move(*f);
-  const std::string address = numeric_host(std::get<std::vector<Address>>(resolved).front());
-  if (address.empty()) return failure(FailureKind::kResolve, endpoint, "cannot use its address");
+  if (endpoint.port <= 0 || endpoint.port > kMaxPort) {
+    return failure(FailureKind::kResolve, endpoint, "port out of range");
+  }
+  auto resolved = net::resolve(endpoint.host, deadline);
+  if (const auto* error = std::get_if<net::ResolveError>(&resolved)) {
+    if (error->failure == net::ResolveFailure::kTimedOut) {
+      return failure(FailureKind::kResolve, endpoint,
+                     "name lookup did not finish within " + duration_text(timeout));
+    }
+    return failure(FailureKind::kResolve, endpoint, error->detail);
+  }
+  const std::string& address = std::get<std::vector<std::string>>(resolved).front();
 
   SessionHandle session(::ssh_new());
   if (!session) {

@@ -1,50 +1,22 @@
 // The cluster layer's pieces that need no sshd: the outcome file, and the
 // concurrent waits and the heartbeat against real sockets on 127.0.0.1.
 // (The leader/worker protocol end to end is tests/e2e.)
-#include <arpa/inet.h>
 #include <gtest/gtest.h>
-#include <netinet/in.h>
 #include <poll.h>
-#include <sys/socket.h>
 
 #include <chrono>
 #include <string>
 
 #include "cluster/outcome.hpp"
 #include "cluster/peers.hpp"
-#include "platform/fd.hpp"
+#include "test_support.hpp"
 
 namespace smlaunch::cluster {
 namespace {
 
 using namespace std::chrono_literals;
-
-// A TCP listener on 127.0.0.1 at a port the kernel picks.
-class Listener {
- public:
-  Listener() : fd_(::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0)) {
-    sockaddr_in addr{};
-    addr.sin_family = AF_INET;
-    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    EXPECT_EQ(::bind(fd_.get(), reinterpret_cast<sockaddr*>(&addr), sizeof addr), 0);
-    EXPECT_EQ(::listen(fd_.get(), 64), 0);
-    socklen_t len = sizeof addr;
-    EXPECT_EQ(::getsockname(fd_.get(), reinterpret_cast<sockaddr*>(&addr), &len), 0);
-    port_ = ntohs(addr.sin_port);
-  }
-  [[nodiscard]] int port() const { return port_; }
-  void close() { fd_.reset(); }
-
- private:
-  platform::Fd fd_;
-  int port_ = 0;
-};
-
-// A port on 127.0.0.1 where nothing listens (bound, then released).
-int closed_port() {
-  Listener l;
-  return l.port();
-}
+using test::TcpListener;
+using test::unused_port;
 
 TEST(Outcome, RoundTripsSuccessAndFailure) {
   EXPECT_EQ(outcome_path("/tmp", "algo-1"), "/tmp/done.algo-1");
@@ -80,7 +52,7 @@ TEST(Outcome, IncompleteOrForeignContentIsNotAnOutcome) {
 
 TEST(Peers, WaitForSshdGivesUpAtTheDeadlineNamingTheHostAndWhy) {
   WaitOptions options;
-  options.port = closed_port();
+  options.port = unused_port();
   options.deadline = Clock::now() + 300ms;
   const auto problems = wait_for_sshd({"127.0.0.1"}, options);
   ASSERT_EQ(problems.size(), 1u);
@@ -91,7 +63,7 @@ TEST(Peers, WaitForSshdGivesUpAtTheDeadlineNamingTheHostAndWhy) {
 
 TEST(Peers, WaitForSshdEndsWhenAStopIsRequested) {
   WaitOptions options;
-  options.port = closed_port();
+  options.port = unused_port();
   options.deadline = Clock::now() + 60s;  // a hang guard: the stop must end it long before
   int polls = 0;
   options.stop_requested = [&] { return ++polls >= 3; };
@@ -103,8 +75,8 @@ TEST(Peers, WaitForSshdEndsWhenAStopIsRequested) {
 }
 
 TEST(Peers, UnreachableNowAndWaitUntilGoneSeeAClosedPort) {
-  Listener open;
-  const int closed = closed_port();
+  TcpListener open;
+  const int closed = unused_port();
   EXPECT_TRUE(unreachable_now({"127.0.0.1"}, open.port(), 1s).empty());
   const auto down = unreachable_now({"127.0.0.1"}, closed, 1s);
   ASSERT_EQ(down.size(), 1u);
@@ -118,9 +90,9 @@ TEST(Peers, UnreachableNowAndWaitUntilGoneSeeAClosedPort) {
 }
 
 TEST(Heartbeat, AHostThatStopsAnsweringIsLostAndTheAbortDescriptorFires) {
-  Listener peer;
-  Heartbeat heartbeat({"127.0.0.1"}, {.port = peer.port(), .interval = 50ms, .lost_after = 300ms,
-                                      .probe_timeout = 200ms});
+  TcpListener peer;
+  Heartbeat heartbeat({"127.0.0.1"},
+                      {.port = peer.port(), .interval = 50ms, .lost_after = 300ms, .probe_timeout = 200ms});
   pollfd fd{heartbeat.abort_fd(), POLLIN, 0};
   EXPECT_EQ(::poll(&fd, 1, 200), 0);  // answering: not lost
   EXPECT_TRUE(heartbeat.lost().empty());
@@ -133,11 +105,9 @@ TEST(Heartbeat, AHostThatStopsAnsweringIsLostAndTheAbortDescriptorFires) {
 }
 
 TEST(Heartbeat, StopsPromptlyWhenDestroyed) {
-  Listener peer;
+  TcpListener peer;
   const auto started = Clock::now();
-  {
-    Heartbeat heartbeat({"127.0.0.1", "127.0.0.1"}, {.port = peer.port(), .interval = 10s});
-  }
+  { Heartbeat heartbeat({"127.0.0.1", "127.0.0.1"}, {.port = peer.port(), .interval = 10s}); }
   EXPECT_LT(Clock::now() - started, 5s);  // not the 10 s interval
 }
 

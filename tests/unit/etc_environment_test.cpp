@@ -20,7 +20,6 @@
 #include <string>
 #include <vector>
 
-#include "app/secrets.hpp"
 #include "platform/files.hpp"
 #include "platform/subprocess.hpp"
 #include "test_support.hpp"
@@ -110,16 +109,6 @@ TEST(EtcEnvironmentExportable, PerProcessNamesAreNot) {
   for (const char* name : {"LD_PRELOAD", "PWD", "OLDPWD", "SHLVL", "_", "HOME", "USER", "LOGNAME", "SHELL",
                            "HOSTNAME", "SSH_AUTH_SOCK", "SSH_CONNECTION"}) {
     EXPECT_FALSE(exportable(name, "x")) << name;
-  }
-}
-
-TEST(EtcEnvironmentExportable, AgreesWithTheLogMaskingRule) {
-  // Whatever the log masks stays out of the file too (the rules are kept in
-  // two layers; this keeps them from drifting apart).
-  for (const char* name : {"SM_HP_API_TOKEN", "SM_HP_KEY", "SM_HP_KEY_SIZE", "SM_HP_KEYS", "SM_HP_MONKEY",
-                           "SM_HP_PRIVATE_PATH", "SM_HP_PASSWD", "SM_HP_TOKENIZER", "SM_HP_KEYWORD",
-                           "SM_HP_SECRET_SAUCE", "SM_HP_LR", "AWS_REGION", "SM_HP_CREDENTIAL_FILE"}) {
-    EXPECT_EQ(exportable(name, "x"), !app::is_secret_name(name)) << name;
   }
 }
 

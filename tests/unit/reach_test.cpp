@@ -1,6 +1,7 @@
-// tcp_probe and wait_for_names against the real network stack and resolver:
-// a listening socket on 127.0.0.1, a port nobody listens on, a name under
-// .invalid (RFC 6761: never resolves) and an address that does not answer.
+// resolve, tcp_probe and wait_for_names against the real network stack and
+// resolver: a listening socket on 127.0.0.1, a port nobody listens on, a name
+// under .invalid (RFC 6761: never resolves) and an address that does not
+// answer.
 #include "net/reach.hpp"
 
 #include <arpa/inet.h>
@@ -26,6 +27,7 @@ namespace {
 
 using Clock = std::chrono::steady_clock;
 using std::chrono::milliseconds;
+using test::TcpListener;
 
 constexpr milliseconds kProbeTimeout{2000};
 constexpr milliseconds kShortTimeout{300};
@@ -39,72 +41,21 @@ milliseconds since(Clock::time_point start) {
   return std::chrono::duration_cast<milliseconds>(Clock::now() - start);
 }
 
-// A TCP socket listening on 127.0.0.1 on a port the kernel picks, accepting
-// (and dropping) connections on a thread as sshd would, so that its accept
-// queue never fills up.
-class Listener {
- public:
-  Listener() : fd_(::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0)) {
-    sockaddr_in addr{};
-    addr.sin_family = AF_INET;
-    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    addr.sin_port = 0;
-    // sockaddr_in -> sockaddr is the socket API's own idiom.
-    if (::bind(fd_.get(), reinterpret_cast<const sockaddr*>(&addr), sizeof addr) != 0 ||
-        ::listen(fd_.get(), kBacklog) != 0) {
-      ADD_FAILURE() << "cannot listen on 127.0.0.1";
-      return;
-    }
-    socklen_t length = sizeof addr;
-    ::getsockname(fd_.get(), reinterpret_cast<sockaddr*>(&addr), &length);
-    port_ = ntohs(addr.sin_port);
-    acceptor_ = std::thread([this] { accept_until_stopped(); });
-  }
-  Listener(const Listener&) = delete;
-  Listener& operator=(const Listener&) = delete;
-  ~Listener() { close(); }
-
-  [[nodiscard]] int port() const { return port_; }
-  /// Stops listening: the port then refuses connections.
-  void close() {
-    stop_ = true;
-    if (acceptor_.joinable()) acceptor_.join();
-    fd_.reset();
-  }
-
- private:
-  static constexpr int kBacklog = 64;
-  static constexpr int kPollMs = 20;
-
-  void accept_until_stopped() {
-    while (!stop_) {
-      pollfd p{fd_.get(), POLLIN, 0};
-      if (::poll(&p, 1, kPollMs) <= 0) continue;
-      platform::Fd connection(::accept4(fd_.get(), nullptr, nullptr, SOCK_CLOEXEC));
-    }
-  }
-
-  platform::Fd fd_;
-  int port_ = 0;
-  std::atomic<bool> stop_{false};
-  std::thread acceptor_;
-};
-
 TEST(TcpProbe, ListeningPortIsUp) {
-  Listener listener;
+  TcpListener listener;
   const ProbeResult r = tcp_probe("127.0.0.1", listener.port(), kProbeTimeout);
   EXPECT_EQ(r.reach, Reach::kUp) << r.detail;
   EXPECT_TRUE(r.up());
 }
 
 TEST(TcpProbe, NameIsResolvedBeforeConnecting) {
-  Listener listener;
+  TcpListener listener;
   const ProbeResult r = tcp_probe("localhost", listener.port(), kProbeTimeout);
   EXPECT_EQ(r.reach, Reach::kUp) << r.detail;
 }
 
 TEST(TcpProbe, ClosedPortIsRefusedAtOnce) {
-  Listener listener;
+  TcpListener listener;
   const int port = listener.port();
   listener.close();
   const auto start = Clock::now();
@@ -148,7 +99,7 @@ TEST(TcpProbe, PortOutOfRangeIsAnError) {
 }
 
 TEST(TcpProbe, ConcurrentProbesFromManyThreads) {
-  Listener listener;
+  TcpListener listener;
   constexpr int kThreads = 16;
   constexpr int kProbesEach = 20;
   std::atomic<int> up{0};
@@ -166,6 +117,34 @@ TEST(TcpProbe, ConcurrentProbesFromManyThreads) {
   for (auto& thread : threads) thread.join();
   EXPECT_EQ(up.load(), kThreads * kProbesEach);
   EXPECT_EQ(unresolved.load(), kThreads * (kProbesEach / 5));
+}
+
+TEST(Resolve, NumericAddressNeedsNoLookup) {
+  // A deadline already past: only an address that needs no lookup comes back.
+  const auto v4 = resolve("127.0.0.1", Clock::now());
+  ASSERT_TRUE(std::holds_alternative<std::vector<std::string>>(v4)) << std::get<ResolveError>(v4).detail;
+  EXPECT_EQ(std::get<std::vector<std::string>>(v4), std::vector<std::string>{"127.0.0.1"});
+  const auto v6 = resolve("::1", Clock::now());
+  ASSERT_TRUE(std::holds_alternative<std::vector<std::string>>(v6)) << std::get<ResolveError>(v6).detail;
+  EXPECT_EQ(std::get<std::vector<std::string>>(v6), std::vector<std::string>{"::1"});
+}
+
+TEST(Resolve, NameGivesNumericAddresses) {
+  const auto r = resolve("localhost", Clock::now() + kProbeTimeout);
+  ASSERT_TRUE(std::holds_alternative<std::vector<std::string>>(r)) << std::get<ResolveError>(r).detail;
+  const auto& addresses = std::get<std::vector<std::string>>(r);
+  ASSERT_FALSE(addresses.empty());
+  for (const std::string& address : addresses) {
+    EXPECT_TRUE(address.starts_with("127.") || address == "::1") << address;
+  }
+}
+
+TEST(Resolve, UnresolvableNameIsAnErrorByTheDeadline) {
+  const auto start = Clock::now();
+  const auto r = resolve(kUnresolvable, start + kShortTimeout);
+  ASSERT_TRUE(std::holds_alternative<ResolveError>(r));
+  EXPECT_FALSE(std::get<ResolveError>(r).detail.empty());
+  EXPECT_LT(since(start), kShortTimeout + kSlack);
 }
 
 TEST(WaitForNames, AllResolvableReturnsEmptyQuickly) {
@@ -253,6 +232,10 @@ void check_budgets_with_hanging_resolver() {
   // thread per probe while the resolver hangs.
   for (int i = 0; i < 5; ++i)
     EXPECT_EQ(tcp_probe("hangs-1.example", 22, milliseconds(50)).reach, Reach::kUnresolved);
+  // resolve() (the SSH client's lookup) waits for that same lookup too.
+  const auto lookup = resolve("hangs-1.example", Clock::now() + milliseconds(50));
+  ASSERT_TRUE(std::holds_alternative<ResolveError>(lookup));
+  EXPECT_EQ(std::get<ResolveError>(lookup).failure, ResolveFailure::kTimedOut);
   EXPECT_LE(thread_count(), threads_before + 1);
 
   constexpr milliseconds kBudget{600};

@@ -1,18 +1,23 @@
 // Masking secrets in logs and printed plans (SPEC "Logging hygiene").
+#include "app/secrets.hpp"
+
 #include <gtest/gtest.h>
 
-#include "app/secrets.hpp"
 #include "test_support.hpp"
 
 namespace smlaunch::app {
 namespace {
 
 TEST(Secrets, NamesThatLookLikeSecrets) {
-  for (const char* name : {"AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN", "SM_HP_DB_PASSWORD", "api_key", "SM_HP_API-KEY",
-                           "hf_token", "GIT_CREDENTIALS", "ssh_private", "key", "SM_HP_KEY"}) {
+  for (const char* name :
+       {"AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN", "SM_HP_DB_PASSWORD", "api_key", "SM_HP_API-KEY",
+        "hf_token", "GIT_CREDENTIALS", "ssh_private", "key", "SM_HP_KEY", "SM_HP_APIKEY", "SM_HP_PASSWD",
+        "SM_HP_TOKENIZER", "SM_HP_PRIVATE_PATH", "SM_HP_SECRET_SAUCE", "SM_HP_CREDENTIAL_FILE"}) {
     EXPECT_TRUE(is_secret_name(name)) << name;
   }
-  for (const char* name : {"AWS_ACCESS_KEY_ID", "SM_HP_EPOCHS", "keyboard", "monkey", "SM_HP_KEY_SIZE", "lr", "SM_HOSTS"}) {
+  for (const char* name :
+       {"AWS_ACCESS_KEY_ID", "SM_HP_EPOCHS", "keyboard", "monkey", "SM_HP_KEY_SIZE", "SM_HP_KEYS",
+        "SM_HP_KEY_COLUMN", "SM_HP_KEYWORD", "SM_HP_MONKEY", "lr", "SM_HOSTS", "AWS_REGION"}) {
     EXPECT_FALSE(is_secret_name(name)) << name;
   }
 }
@@ -31,7 +36,8 @@ TEST(Secrets, HyperparameterSecretsDoNotLeakThroughDerivedVariables) {
   EXPECT_NE(masked.find("SM_HPS")->find(R"("hf_token":"****")"), std::string::npos);
 
   const auto argv = masked_argv(job.env, plan.argv);
-  EXPECT_EQ(argv, (std::vector<std::string>{"/usr/bin/python3", "train.py", "--hf_token", "****", "--lr", "0.1"}));
+  EXPECT_EQ(argv,
+            (std::vector<std::string>{"/usr/bin/python3", "train.py", "--hf_token", "****", "--lr", "0.1"}));
   // The plan itself keeps the real value: only what is printed is masked.
   EXPECT_EQ(plan.argv[3], "hf_abc123");
 }

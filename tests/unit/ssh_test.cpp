@@ -17,7 +17,6 @@
 
 #include <atomic>
 #include <chrono>
-#include <cstring>
 #include <filesystem>
 #include <fstream>
 #include <sstream>
@@ -54,31 +53,9 @@ std::string read_file(const std::string& path) {
   return out.str();
 }
 
-/// A TCP socket listening on 127.0.0.1 (free port) with `backlog`; nobody
-/// accept()s on it.
-struct Listener {
-  Fd fd;
-  int port = 0;
-
-  explicit Listener(int backlog) : fd(::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0)) {
-    sockaddr_in address{};
-    address.sin_family = AF_INET;
-    address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    socklen_t length = sizeof address;
-    auto* sa = reinterpret_cast<sockaddr*>(&address);
-    if (!fd || ::bind(fd.get(), sa, length) != 0 || ::listen(fd.get(), backlog) != 0 ||
-        ::getsockname(fd.get(), sa, &length) != 0) {
-      ADD_FAILURE() << "cannot listen on 127.0.0.1: " << std::strerror(errno);
-      return;
-    }
-    port = ntohs(address.sin_port);
-  }
-};
-
-/// A port on 127.0.0.1 nothing listens on (just now).
-int free_port() {
-  Listener listener(1);
-  return listener.port;
+/// A socket on 127.0.0.1 listening with `backlog` that nobody accept()s.
+test::TcpListener silent_listener(int backlog) {
+  return test::TcpListener(test::TcpListener::Accepting::kNever, backlog);
 }
 
 /// Makes an ed25519 key pair `dir/name` (+ .pub); returns the private key's path.
@@ -103,7 +80,7 @@ class LocalSshd {
   LocalSshd() {
     client_key_ = make_key(dir_.path(), "id_ed25519");
     dir_.write("authorized_keys", read_file(client_key_ + ".pub"), 0600);
-    options_.port = free_port();
+    options_.port = test::unused_port();
     options_.log_file = dir_.path() + "/log/sshd.log";
     options_.host_key_files = {dir_.path() + "/host/ssh_host_ed25519_key"};
     options_.ready_deadline = milliseconds{10'000};
@@ -152,6 +129,18 @@ std::optional<Session> open_session(const LocalSshd& server) {
   return std::get<Session>(std::move(opened));
 }
 
+/// What `command` did on `session` (a test failure, and exit status -1 with
+/// no output, when it could not run or did not finish within `timeout`).
+ExecResult exec_ok(Session& session, const std::string& command, std::string_view input = "",
+                   milliseconds timeout = milliseconds{5'000}) {
+  auto ran = session.exec(command, input, timeout);
+  if (auto* f = std::get_if<Failure>(&ran)) {
+    ADD_FAILURE() << "`" << command << "` failed: " << f->message;
+    return {};
+  }
+  return std::get<ExecResult>(std::move(ran));
+}
+
 // ---- handshake ----------------------------------------------------------------
 
 TEST(SshHandshake, SucceedsAgainstARunningSshd) {
@@ -162,7 +151,7 @@ TEST(SshHandshake, SucceedsAgainstARunningSshd) {
 }
 
 TEST(SshHandshake, NothingListeningIsARefusedConnectAndFast) {
-  const int port = free_port();
+  const int port = test::unused_port();
   const auto start = Clock::now();
   const auto failure = handshake({"127.0.0.1", port}, milliseconds{5'000});
   ASSERT_TRUE(failure);
@@ -175,28 +164,29 @@ TEST(SshHandshake, NothingListeningIsARefusedConnectAndFast) {
 TEST(SshHandshake, HostDroppingSynsIsBoundedByTheTimeout) {
   // Backlog 0 with one connection queued: the kernel drops further SYNs
   // (no RST), as a blackholed address does.
-  Listener listener(0);
+  const test::TcpListener listener = silent_listener(0);
   Fd queued(::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0));
   sockaddr_in address{};
   address.sin_family = AF_INET;
   address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  address.sin_port = htons(static_cast<std::uint16_t>(listener.port));
+  address.sin_port = htons(static_cast<std::uint16_t>(listener.port()));
   ASSERT_EQ(::connect(queued.get(), reinterpret_cast<sockaddr*>(&address), sizeof address), 0);
 
   const auto start = Clock::now();
-  const auto failure = handshake({"127.0.0.1", listener.port}, kShortTimeout);
+  const auto failure = handshake({"127.0.0.1", listener.port()}, kShortTimeout);
   const auto took = since(start);
   ASSERT_TRUE(failure);
   EXPECT_EQ(failure->kind, FailureKind::kConnect) << failure->message;
-  EXPECT_EQ(failure->message, "127.0.0.1:" + std::to_string(listener.port) + ": no answer within 300 ms");
+  EXPECT_EQ(failure->message, "127.0.0.1:" + std::to_string(listener.port()) + ": no answer within 300 ms");
   EXPECT_GE(took, kShortTimeout - milliseconds{5});
   EXPECT_LT(took, kShortTimeout + kSlack);
 }
 
 TEST(SshHandshake, ServerThatNeverSendsABannerIsBoundedByTheTimeout) {
-  Listener listener(16);  // the kernel completes the TCP handshake; nobody answers
+  const test::TcpListener listener =
+      silent_listener(16);  // the kernel completes the TCP handshake; nobody answers
   const auto start = Clock::now();
-  const auto failure = handshake({"127.0.0.1", listener.port}, kShortTimeout);
+  const auto failure = handshake({"127.0.0.1", listener.port()}, kShortTimeout);
   const auto took = since(start);
   ASSERT_TRUE(failure);
   EXPECT_EQ(failure->kind, FailureKind::kHandshake) << failure->message;
@@ -239,66 +229,53 @@ TEST(SshHandshake, ManyConcurrentHandshakesFromThreads) {
 
 // ---- sessions -----------------------------------------------------------------
 
-TEST(SshSession, ExecReturnsOutputAndExitStatus) {
-  LocalSshd server;
-  ASSERT_TRUE(server.start());
-  auto session = open_session(server);
-  ASSERT_TRUE(session);
-  EXPECT_EQ(session->endpoint().port, server.endpoint().port);
+/// A running sshd and a session open on it.
+class SshSession : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    ASSERT_TRUE(server_.start());
+    session_ = open_session(server_);
+    ASSERT_TRUE(session_);
+  }
 
-  auto ran = session->exec("echo hi; exit 3", "", milliseconds{5'000});
-  ASSERT_TRUE(std::holds_alternative<ExecResult>(ran)) << std::get<Failure>(ran).message;
-  EXPECT_EQ(std::get<ExecResult>(ran).output, "hi\n");
-  EXPECT_EQ(std::get<ExecResult>(ran).exit_status, 3);
+  LocalSshd server_;
+  std::optional<Session> session_;
+};
+
+TEST_F(SshSession, ExecReturnsOutputAndExitStatus) {
+  EXPECT_EQ(session_->endpoint().port, server_.endpoint().port);
+
+  const ExecResult first = exec_ok(*session_, "echo hi; exit 3");
+  EXPECT_EQ(first.output, "hi\n");
+  EXPECT_EQ(first.exit_status, 3);
 
   // The same session runs the next command; stderr is part of the output.
-  ran = session->exec("echo out; echo err >&2", "", milliseconds{5'000});
-  ASSERT_TRUE(std::holds_alternative<ExecResult>(ran)) << std::get<Failure>(ran).message;
-  EXPECT_NE(std::get<ExecResult>(ran).output.find("out\n"), std::string::npos);
-  EXPECT_NE(std::get<ExecResult>(ran).output.find("err\n"), std::string::npos);
-  EXPECT_EQ(std::get<ExecResult>(ran).exit_status, 0);
+  const ExecResult second = exec_ok(*session_, "echo out; echo err >&2");
+  EXPECT_NE(second.output.find("out\n"), std::string::npos);
+  EXPECT_NE(second.output.find("err\n"), std::string::npos);
+  EXPECT_EQ(second.exit_status, 0);
 }
 
-TEST(SshSession, ExecFeedsInputThenEndOfFile) {
-  LocalSshd server;
-  ASSERT_TRUE(server.start());
-  auto session = open_session(server);
-  ASSERT_TRUE(session);
-
-  auto ran = session->exec("cat; echo done", "line 1\nline 2\n", milliseconds{5'000});
-  ASSERT_TRUE(std::holds_alternative<ExecResult>(ran)) << std::get<Failure>(ran).message;
-  EXPECT_EQ(std::get<ExecResult>(ran).output, "line 1\nline 2\ndone\n");
+TEST_F(SshSession, ExecFeedsInputThenEndOfFile) {
+  EXPECT_EQ(exec_ok(*session_, "cat; echo done", "line 1\nline 2\n").output, "line 1\nline 2\ndone\n");
 
   // More than one channel window (OpenSSH's is 2 MiB) goes through in pieces.
   const std::string big(3 * 1024 * 1024 + 7, 'x');
-  ran = session->exec("wc -c", big, milliseconds{10'000});
-  ASSERT_TRUE(std::holds_alternative<ExecResult>(ran)) << std::get<Failure>(ran).message;
-  EXPECT_EQ(std::get<ExecResult>(ran).output, std::to_string(big.size()) + "\n");
+  EXPECT_EQ(exec_ok(*session_, "wc -c", big, milliseconds{10'000}).output, std::to_string(big.size()) + "\n");
 
   // A command that does not read its input still finishes.
-  ran = session->exec("exit 0", big, milliseconds{5'000});
-  ASSERT_TRUE(std::holds_alternative<ExecResult>(ran)) << std::get<Failure>(ran).message;
-  EXPECT_EQ(std::get<ExecResult>(ran).exit_status, 0);
+  EXPECT_EQ(exec_ok(*session_, "exit 0", big).exit_status, 0);
 }
 
-TEST(SshSession, ExecOutputIsCappedAt64KiB) {
-  LocalSshd server;
-  ASSERT_TRUE(server.start());
-  auto session = open_session(server);
-  ASSERT_TRUE(session);
-  auto ran = session->exec("head -c 1000000 /dev/zero; exit 4", "", milliseconds{5'000});
-  ASSERT_TRUE(std::holds_alternative<ExecResult>(ran)) << std::get<Failure>(ran).message;
-  EXPECT_EQ(std::get<ExecResult>(ran).output.size(), 64U * 1024U);
-  EXPECT_EQ(std::get<ExecResult>(ran).exit_status, 4);
+TEST_F(SshSession, ExecOutputIsCappedAt64KiB) {
+  const ExecResult capped = exec_ok(*session_, "head -c 1000000 /dev/zero; exit 4");
+  EXPECT_EQ(capped.output.size(), 64U * 1024U);
+  EXPECT_EQ(capped.exit_status, 4);
 }
 
-TEST(SshSession, ExecThatDoesNotFinishTimesOut) {
-  LocalSshd server;
-  ASSERT_TRUE(server.start());
-  auto session = open_session(server);
-  ASSERT_TRUE(session);
+TEST_F(SshSession, ExecThatDoesNotFinishTimesOut) {
   const auto start = Clock::now();
-  auto ran = session->exec("sleep 30", "", kShortTimeout);
+  auto ran = session_->exec("sleep 30", "", kShortTimeout);
   ASSERT_TRUE(std::holds_alternative<Failure>(ran));
   EXPECT_EQ(std::get<Failure>(ran).kind, FailureKind::kTimeout);
   EXPECT_NE(std::get<Failure>(ran).message.find("`sleep 30` did not finish within 300 ms"), std::string::npos)
@@ -306,17 +283,12 @@ TEST(SshSession, ExecThatDoesNotFinishTimesOut) {
   EXPECT_LT(since(start), kShortTimeout + kSlack + milliseconds{1'000});  // + closing the channel
 }
 
-TEST(SshSession, WriteFileIsAtomicWithMode0644) {
-  LocalSshd server;
-  ASSERT_TRUE(server.start());
-  auto session = open_session(server);
-  ASSERT_TRUE(session);
-
+TEST_F(SshSession, WriteFileIsAtomicWithMode0644) {
   // A name that needs quoting; an existing file with other permissions.
-  const std::string dir = server.dir().path() + "/out dir";
-  const std::string path = server.dir().write("out dir/it's $HOME `x`.env", "old", 0600);
+  const std::string dir = server_.dir().path() + "/out dir";
+  const std::string path = server_.dir().write("out dir/it's $HOME `x`.env", "old", 0600);
   const std::string content = "A=\"1\"\nB='2'\n";
-  const auto failure = session->write_file(path, content, milliseconds{5'000});
+  const auto failure = session_->write_file(path, content, milliseconds{5'000});
   ASSERT_FALSE(failure) << failure->message;
 
   EXPECT_EQ(read_file(path), content);
@@ -328,15 +300,11 @@ TEST(SshSession, WriteFileIsAtomicWithMode0644) {
   EXPECT_EQ(names, std::vector<std::string>{"it's $HOME `x`.env"});  // no temporary file left
 }
 
-TEST(SshSession, WriteFileCutShortByItsTimeoutPublishesNothing) {
-  LocalSshd server;
-  ASSERT_TRUE(server.start());
-  auto session = open_session(server);
-  ASSERT_TRUE(session);
-  const std::string dir = server.dir().path() + "/out";
-  const std::string path = server.dir().write("out/file", "old");
+TEST_F(SshSession, WriteFileCutShortByItsTimeoutPublishesNothing) {
+  const std::string dir = server_.dir().path() + "/out";
+  const std::string path = server_.dir().write("out/file", "old");
   const std::string content(64 * 1024 * 1024, 'x');  // far more than goes through in 100 ms
-  const auto failure = session->write_file(path, content, milliseconds{100});
+  const auto failure = session_->write_file(path, content, milliseconds{100});
   ASSERT_TRUE(failure);
   EXPECT_EQ(failure->kind, FailureKind::kTimeout);
   EXPECT_NE(failure->message.find("writing " + path + " did not finish within 100 ms"), std::string::npos)
@@ -355,24 +323,20 @@ TEST(SshSession, WriteFileCutShortByItsTimeoutPublishesNothing) {
   EXPECT_EQ(read_file(path), "old");
 }
 
-TEST(SshSession, WriteFileFailureNamesThePathAndLeavesNothing) {
-  LocalSshd server;
-  ASSERT_TRUE(server.start());
-  auto session = open_session(server);
-  ASSERT_TRUE(session);
-  const std::string path = server.dir().path() + "/missing/file";
-  const auto failure = session->write_file(path, "x", milliseconds{5'000});
+TEST_F(SshSession, WriteFileFailureNamesThePathAndLeavesNothing) {
+  const std::string path = server_.dir().path() + "/missing/file";
+  const auto failure = session_->write_file(path, "x", milliseconds{5'000});
   ASSERT_TRUE(failure);
   EXPECT_EQ(failure->kind, FailureKind::kChannel);
   EXPECT_NE(failure->message.find("cannot write " + path + " (exit status 1)"), std::string::npos)
       << failure->message;
 
-  const auto relative = session->write_file("relative/file", "x", milliseconds{5'000});
+  const auto relative = session_->write_file("relative/file", "x", milliseconds{5'000});
   ASSERT_TRUE(relative);
   EXPECT_NE(relative->message.find("not an absolute path"), std::string::npos);
 }
 
-TEST(SshSession, RefusedKeyIsAPermanentAuthDenial) {
+TEST(SshAuth, RefusedKeyIsAPermanentAuthDenial) {
   LocalSshd server;
   ASSERT_TRUE(server.start());
   SessionOptions options = server.session_options();
@@ -388,7 +352,7 @@ TEST(SshSession, RefusedKeyIsAPermanentAuthDenial) {
                                  ": public key refused for root (tried " + other_key + ")");
 }
 
-TEST(SshSession, UnreadableKeyFileIsAnAuthDenialNamingIt) {
+TEST(SshAuth, UnreadableKeyFileIsAnAuthDenialNamingIt) {
   LocalSshd server;
   ASSERT_TRUE(server.start());
   SessionOptions options = server.session_options();
@@ -401,20 +365,20 @@ TEST(SshSession, UnreadableKeyFileIsAnAuthDenialNamingIt) {
       << std::get<Failure>(opened).message;
 }
 
-TEST(SshSession, NoDescriptorLeaksAcrossSessionsAndFailures) {
+TEST(SshClient, NoDescriptorLeaksAcrossSessionsAndFailures) {
   LocalSshd server;
   ASSERT_TRUE(server.start());
-  const Listener silent(16);
-  const int closed_port = free_port();
+  const test::TcpListener silent = silent_listener(16);
+  const int closed_port = test::unused_port();
   (void)handshake(server.endpoint(), milliseconds{5'000});  // warm up libssh and the crypto library
   const std::size_t before = open_descriptors();
   for (int i = 0; i < 3; ++i) {
     EXPECT_FALSE(handshake(server.endpoint(), milliseconds{5'000}));
     EXPECT_TRUE(handshake({"127.0.0.1", closed_port}, milliseconds{5'000}));
-    EXPECT_TRUE(handshake({"127.0.0.1", silent.port}, milliseconds{100}));
+    EXPECT_TRUE(handshake({"127.0.0.1", silent.port()}, milliseconds{100}));
     auto session = open_session(server);
     ASSERT_TRUE(session);
-    EXPECT_TRUE(std::holds_alternative<ExecResult>(session->exec("true", "in", milliseconds{5'000})));
+    EXPECT_EQ(exec_ok(*session, "true", "in").exit_status, 0);
     SessionOptions options = server.session_options();
     options.identity_files = {server.dir().path() + "/no_such_key"};
     EXPECT_TRUE(std::holds_alternative<Failure>(Session::open(server.endpoint(), options)));
@@ -453,9 +417,9 @@ TEST(Sshd, BadOptionIsAnErrorCarryingSshdsMessage) {
 }
 
 TEST(Sshd, PortInUseIsAnErrorCarryingSshdsMessage) {
-  const Listener squatter(16);
+  const test::TcpListener squatter = silent_listener(16);
   LocalSshd server;
-  server.options().port = squatter.port;
+  server.options().port = squatter.port();
   auto started = Sshd::start(server.options());
   ASSERT_TRUE(std::holds_alternative<SshdError>(started));
   const std::string& message = std::get<SshdError>(started).message;

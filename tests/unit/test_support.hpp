@@ -1,18 +1,27 @@
 // Shared helpers for the unit tests: JSON literals, training environments
-// and plans built from in-memory documents, and a temporary directory.
+// and plans built from in-memory documents, a temporary directory, and a TCP
+// listener on 127.0.0.1.
 #pragma once
 
+#include <arpa/inet.h>
 #include <gtest/gtest.h>
-
+#include <netinet/in.h>
+#include <poll.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 
+#include <atomic>
+#include <cerrno>
 #include <cstdlib>
-#include <stdexcept>
+#include <cstring>
 #include <filesystem>
 #include <fstream>
+#include <stdexcept>
 #include <string>
+#include <thread>
 #include <variant>
 
+#include "platform/fd.hpp"
 #include "smlaunch/config.hpp"
 #include "smlaunch/plan.hpp"
 
@@ -57,7 +66,8 @@ struct Job {
 
   /// Builds the training environment (problems go to `diagnostics`).
   const config::TrainingEnv& build() {
-    const config::ConfigFiles files{json(resource_config), json(input_data_config), json(hyperparameters), true};
+    const config::ConfigFiles files{json(resource_config), json(input_data_config), json(hyperparameters),
+                                    true};
     env = config::build_training_env(config::Paths::from_base(base), files, environ, facts, diagnostics);
     return env;
   }
@@ -99,5 +109,68 @@ class TempDir {
  private:
   std::string path_;
 };
+
+/// A TCP socket listening on 127.0.0.1 at a port the kernel picks. By
+/// default it accepts connections on a thread and drops them at once, as a
+/// busy sshd would, so its accept queue never fills up; with
+/// Accepting::kNever nobody accept()s (the kernel still completes up to
+/// `backlog` TCP handshakes: a server that never says a word).
+class TcpListener {
+ public:
+  enum class Accepting { kAndDrop, kNever };
+  static constexpr int kDefaultBacklog = 64;
+
+  explicit TcpListener(Accepting accepting = Accepting::kAndDrop, int backlog = kDefaultBacklog)
+      : fd_(::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0)) {
+    sockaddr_in address{};
+    address.sin_family = AF_INET;
+    address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    socklen_t length = sizeof address;
+    // sockaddr_in -> sockaddr is the socket API's own idiom.
+    auto* sa = reinterpret_cast<sockaddr*>(&address);
+    if (!fd_ || ::bind(fd_.get(), sa, length) != 0 || ::listen(fd_.get(), backlog) != 0 ||
+        ::getsockname(fd_.get(), sa, &length) != 0) {
+      ADD_FAILURE() << "cannot listen on 127.0.0.1: " << std::strerror(errno);
+      return;
+    }
+    port_ = ntohs(address.sin_port);
+    if (accepting == Accepting::kAndDrop) acceptor_ = std::thread([this] { accept_until_stopped(); });
+  }
+  TcpListener(const TcpListener&) = delete;
+  TcpListener& operator=(const TcpListener&) = delete;
+  ~TcpListener() { close(); }
+
+  [[nodiscard]] int port() const { return port_; }
+
+  /// Stops listening: the port then refuses connections.
+  void close() {
+    stop_ = true;
+    if (acceptor_.joinable()) acceptor_.join();
+    fd_.reset();
+  }
+
+ private:
+  static constexpr int kPollMs = 20;
+
+  void accept_until_stopped() {
+    while (!stop_) {
+      pollfd p{fd_.get(), POLLIN, 0};
+      if (::poll(&p, 1, kPollMs) <= 0) continue;
+      const platform::Fd connection(::accept4(fd_.get(), nullptr, nullptr, SOCK_CLOEXEC));
+    }
+  }
+
+  platform::Fd fd_;
+  int port_ = 0;
+  std::atomic<bool> stop_{false};
+  std::thread acceptor_;
+};
+
+/// A port on 127.0.0.1 that nothing listens on (just now): bound, then
+/// released.
+inline int unused_port() {
+  const TcpListener listener(TcpListener::Accepting::kNever);
+  return listener.port();
+}
 
 }  // namespace smlaunch::test
