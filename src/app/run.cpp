@@ -1,8 +1,9 @@
 // run_plan: the job's life on one host.
 //
 //   1. make a command entry point executable (0755, never 0777: D30)
-//   2. wire the output: per stream a LineSplitter -> [RankTagSink for
-//      mpirun's --tag-output] -> Tee(our stdout/stderr, ErrorCapture)
+//   2. wire the output (exec::JobOutput): lines, rank tags rewritten for
+//      mpirun's --tag-output, shown on our stdout/stderr and watched by the
+//      error capture
 //   3. supervise: the job in its own process group, stop signals forwarded,
 //      SIGKILL after the grace, zombies reaped (platform::Supervisor)
 //   4. report: output/success, or output/failure with the captured error
@@ -20,7 +21,7 @@
 #include "app/report.hpp"
 #include "app/secrets.hpp"
 #include "exec/error_capture.hpp"
-#include "exec/rank_tags.hpp"
+#include "exec/job_output.hpp"
 #include "exec/relay.hpp"
 #include "platform/files.hpp"
 #include "platform/output.hpp"
@@ -107,26 +108,15 @@ JobReport run_job(const Loaded& l, const RunOptions& options) {
     if (!platform::make_executable(file)) log::warning("could not make {} executable", file);
   }
 
-  // 2. Output: split lines, show them (with the ranks' hosts named), and
-  //    capture errors (the capture strips the tags itself: it gets the line
-  //    as mpirun wrote it, so the tag is parsed once for the display only).
+  // 2. Output: split into lines, shown (rank tags naming each rank's host)
+  //    and watched for errors.
   StdioSink stdio;
   exec::ErrorCapture capture;
-  std::optional<exec::RankTagRewriter> rewriter;
-  std::unique_ptr<exec::RankTagSink> tagged;
-  exec::LineSink* shown = &stdio;
-  if (tags_ranks(p)) {
-    rewriter.emplace(p.hosts, p.processes_per_host);
-    tagged = std::make_unique<exec::RankTagSink>(*rewriter, stdio);
-    shown = tagged.get();
-  }
-  exec::TeeSink tee(*shown, capture);
-  exec::LineSink* head = &tee;
-  exec::LineSplitter out(exec::Stream::Stdout, *head);
-  exec::LineSplitter err(exec::Stream::Stderr, *head);
+  std::optional<exec::JobOutput::Ranks> ranks;
+  if (tags_ranks(p)) ranks = exec::JobOutput::Ranks{p.hosts, p.processes_per_host};
+  exec::JobOutput output(stdio, capture, ranks);
   const auto relay = [&](platform::OutputStream stream, std::string_view chunk) {
-    (stream == platform::OutputStream::kStdout ? out : err).feed(chunk);
-    head->flush();
+    output.feed(stream == platform::OutputStream::kStdout ? exec::Stream::Stdout : exec::Stream::Stderr, chunk);
   };
 
   // 3. Supervise.
@@ -142,9 +132,7 @@ JobReport run_job(const Loaded& l, const RunOptions& options) {
   log::info("Starting the job ({:.3f} s after smlaunch started)", log::seconds_since_start());
   platform::Supervisor supervisor({.term_grace = options.term_grace, .abort_fd = options.abort_fd});
   auto result = supervisor.run(platform::Command{p.argv, environment_strings(l), p.cwd}, relay);
-  out.finish();
-  err.finish();
-  head->flush();
+  output.finish();
   const auto seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
   log::info("Job finished after {:.3f} s", seconds);
 
