@@ -99,11 +99,24 @@ std::optional<int> wait_for_names(const Loaded& l, const ClusterOptions& o) {
               fmt::format("host names never resolved within {:.0f} s: {}", seconds_of(o.dns_budget), names));
 }
 
+// This host's answer to the others' heartbeat probes, for as long as we run.
+std::variant<std::unique_ptr<cluster::HeartbeatListener>, int> listen_for_heartbeats(const Loaded& l,
+                                                                                    const ClusterOptions& o) {
+  auto listener = cluster::HeartbeatListener::start(o.heartbeat_port);
+  if (auto* error = std::get_if<std::string>(&listener)) return fail(l, o, kClusterError, kExitClusterFailed, *error);
+  return std::move(std::get<std::unique_ptr<cluster::HeartbeatListener>>(listener));
+}
+
 std::variant<ssh::Sshd, int> start_sshd(const Loaded& l, const ClusterOptions& o) {
   log::info("Creating SSH daemon.");
   const auto started = Clock::now();
   ssh::SshdOptions options;
   options.port = o.ssh_port;
+  // Every worker's handshakes (and mpirun's logins) reach the leader's sshd
+  // at about the same time: above MaxStartups' default of 10 unauthenticated
+  // connections, sshd starts dropping them.
+  const auto hosts = l.plan.hosts.size();
+  options.extra_options.push_back(fmt::format("MaxStartups={}:30:{}", hosts + 16, 2 * hosts + 32));
   if (auto it = l.environ.find("PATH"); it != l.environ.end()) options.path_env = it->second + ":/usr/sbin:/sbin";
   auto sshd = ssh::Sshd::start(options);
   if (auto* error = std::get_if<ssh::SshdError>(&sshd)) {
@@ -179,6 +192,8 @@ int run_leader(const Loaded& l, const ClusterOptions& o) {
 
   if (auto code = wait_for_names(l, o)) return *code;
   if (const int s = stops.check()) return stopped(l, o, s, "resolving host names");
+  auto listening = listen_for_heartbeats(l, o);
+  if (const int* code = std::get_if<int>(&listening)) return *code;
   auto started_sshd = start_sshd(l, o);
   if (const int* code = std::get_if<int>(&started_sshd)) return *code;
   auto& sshd = std::get<ssh::Sshd>(started_sshd);
@@ -215,7 +230,7 @@ int run_leader(const Loaded& l, const ClusterOptions& o) {
   JobReport report;
   std::vector<cluster::PeerProblem> lost;
   {
-    cluster::Heartbeat heartbeat(workers, {.port = o.ssh_port,
+    cluster::Heartbeat heartbeat(workers, {.port = o.heartbeat_port,
                                            .interval = o.heartbeat_interval,
                                            .lost_after = o.lost_after,
                                            .probe_timeout = std::min(o.heartbeat_interval, 1500ms)});
@@ -226,7 +241,7 @@ int run_leader(const Loaded& l, const ClusterOptions& o) {
   // lost: look once more, so the report names it.
   if (report.failure && lost.empty() && report.exit_code != kExitSuccess &&
       report.exit_code < kExitSignalBase) {
-    lost = cluster::unreachable_now(workers, o.ssh_port, 1s);
+    lost = cluster::unreachable_now(workers, o.heartbeat_port, 1s);
   }
   if (!lost.empty()) {
     std::string message = "lost worker " + cluster::describe(lost) + "; the job was stopped";
@@ -254,7 +269,7 @@ int run_leader(const Loaded& l, const ClusterOptions& o) {
   // Workers leave once they have the outcome; wait for that, briefly, so
   // the platform does not see the leader gone first.
   const auto leave_started = Clock::now();
-  const auto staying = cluster::wait_until_gone(recipients, o.ssh_port, Clock::now() + o.leave_timeout);
+  const auto staying = cluster::wait_until_gone(recipients, o.heartbeat_port, Clock::now() + o.leave_timeout);
   if (!staying.empty()) {
     std::string names;
     for (const auto& h : staying) names += (names.empty() ? "" : ", ") + h;
@@ -301,6 +316,8 @@ int run_worker(const Loaded& l, const ClusterOptions& o) {
   }
   for (const auto& name : skipped) log::debug("{} not written to {} (pam_env cannot carry its value)", name, o.etc_environment);
 
+  auto listening = listen_for_heartbeats(l, o);
+  if (const int* code = std::get_if<int>(&listening)) return *code;
   auto started_sshd = start_sshd(l, o);
   if (const int* code = std::get_if<int>(&started_sshd)) return *code;
   auto& sshd = std::get<ssh::Sshd>(started_sshd);
@@ -311,7 +328,7 @@ int run_worker(const Loaded& l, const ClusterOptions& o) {
   if (inotify.valid()) {
     (void)::inotify_add_watch(inotify.get(), o.outcome_dir.c_str(), IN_CLOSE_WRITE | IN_MOVED_TO | IN_CREATE);
   }
-  cluster::Heartbeat leader_watch({p.leader}, {.port = o.ssh_port,
+  cluster::Heartbeat leader_watch({p.leader}, {.port = o.heartbeat_port,
                                                .interval = o.heartbeat_interval,
                                                .lost_after = o.lost_after,
                                                .probe_timeout = std::min(o.heartbeat_interval, 1500ms)});

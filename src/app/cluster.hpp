@@ -28,6 +28,7 @@ struct ClusterOptions {
   std::string outcome_dir = "/tmp";            // where /tmp/done.<leader> lives
   std::string etc_environment = "/etc/environment";
   int ssh_port = 22;
+  int heartbeat_port = 7786;  // cluster::kHeartbeatPort
   std::chrono::milliseconds heartbeat_interval{2'000};
   std::chrono::milliseconds lost_after{10'000};   // no answer that long: the host is lost
   std::chrono::milliseconds deliver_timeout{5'000};  // the outcome to one worker

@@ -5,8 +5,14 @@
 #include "cluster/peers.hpp"
 
 #include <fmt/format.h>
+#include <netinet/in.h>
+#include <poll.h>
 #include <sys/eventfd.h>
+#include <sys/socket.h>
 #include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
 
 #include <algorithm>
 #include <condition_variable>
@@ -16,6 +22,8 @@
 
 namespace smlaunch::cluster {
 namespace {
+
+constexpr std::chrono::milliseconds kQuickRetryCap{200};
 
 // Runs fn(i) for every index on its own thread and waits for all.
 template <typename Fn>
@@ -68,7 +76,11 @@ std::vector<PeerProblem> wait_for_sshd(const std::vector<std::string>& hosts, co
         }
         last_failure[i] = failure->message;
         changed.wait_for(lock, backoff, [&] { return stop.load(); });
-        backoff = std::min(backoff * 2, options.backoff_cap);
+        // A quick failure (refused: the host is there, its sshd not yet) is
+        // cheap for the peer: retry often. Slow ones (timeouts) back off to
+        // the cap.
+        const bool quick = Clock::now() - now < std::chrono::milliseconds(100);
+        backoff = std::min(backoff * 2, quick ? std::min(options.backoff_cap, kQuickRetryCap) : options.backoff_cap);
       }
     });
   }
@@ -175,6 +187,70 @@ std::vector<std::string> wait_until_gone(const std::vector<std::string>& hosts, 
   return left;
 }
 
+// ---- HeartbeatListener ------------------------------------------------------
+
+std::variant<std::unique_ptr<HeartbeatListener>, std::string> HeartbeatListener::start(int port) {
+  std::vector<platform::Fd> sockets;
+  const auto listen_on = [&](int family) -> std::string {
+    platform::Fd fd(::socket(family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0));
+    if (!fd) return std::strerror(errno);
+    const int one = 1;
+    (void)::setsockopt(fd.get(), SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
+    int rc = -1;
+    if (family == AF_INET) {
+      sockaddr_in addr{};
+      addr.sin_family = AF_INET;
+      addr.sin_port = htons(static_cast<std::uint16_t>(port));
+      addr.sin_addr.s_addr = htonl(INADDR_ANY);
+      rc = ::bind(fd.get(), reinterpret_cast<const sockaddr*>(&addr), sizeof addr);
+    } else {
+      (void)::setsockopt(fd.get(), IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof one);
+      sockaddr_in6 addr{};
+      addr.sin6_family = AF_INET6;
+      addr.sin6_port = htons(static_cast<std::uint16_t>(port));
+      addr.sin6_addr = in6addr_any;
+      rc = ::bind(fd.get(), reinterpret_cast<const sockaddr*>(&addr), sizeof addr);
+    }
+    if (rc != 0 || ::listen(fd.get(), 4096) != 0) return std::strerror(errno);
+    sockets.push_back(std::move(fd));
+    return {};
+  };
+  if (auto error = listen_on(AF_INET); !error.empty()) {
+    return fmt::format("cannot listen on heartbeat port {}: {}", port, error);
+  }
+  (void)listen_on(AF_INET6);  // optional: hosts without IPv6 are fine
+  platform::Fd stop(::eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK));
+  if (!stop) return fmt::format("heartbeat port {}: eventfd: {}", port, std::strerror(errno));
+  return std::unique_ptr<HeartbeatListener>(new HeartbeatListener(std::move(sockets), std::move(stop)));
+}
+
+HeartbeatListener::HeartbeatListener(std::vector<platform::Fd> sockets, platform::Fd stop)
+    : sockets_(std::move(sockets)), stop_(std::move(stop)), thread_([this] { serve(); }) {}
+
+HeartbeatListener::~HeartbeatListener() {
+  const std::uint64_t one = 1;
+  (void)!::write(stop_.get(), &one, sizeof one);
+  if (thread_.joinable()) thread_.join();
+}
+
+void HeartbeatListener::serve() {
+  std::vector<pollfd> fds{pollfd{stop_.get(), POLLIN, 0}};
+  for (const auto& s : sockets_) fds.push_back(pollfd{s.get(), POLLIN, 0});
+  while (true) {
+    if (::poll(fds.data(), fds.size(), -1) < 0 && errno != EINTR) return;
+    if ((fds[0].revents & POLLIN) != 0) return;
+    for (std::size_t i = 1; i < fds.size(); ++i) {
+      if ((fds[i].revents & POLLIN) == 0) continue;
+      // Drain the queue: accept and close (the probe only needs the handshake).
+      while (true) {
+        const int conn = ::accept4(fds[i].fd, nullptr, nullptr, SOCK_CLOEXEC);
+        if (conn < 0) break;
+        ::close(conn);
+      }
+    }
+  }
+}
+
 // ---- Heartbeat --------------------------------------------------------------
 
 Heartbeat::Heartbeat(std::vector<std::string> hosts, Options options)
@@ -210,7 +286,7 @@ void Heartbeat::watch(const std::string& host, const std::stop_token& stop) {
         const auto seconds = std::chrono::duration_cast<std::chrono::seconds>(now - last_answer).count();
         {
           std::scoped_lock lock(mutex_);
-          lost_.push_back({host, fmt::format("no answer from its sshd for {} s: {}", seconds, last_why)});
+          lost_.push_back({host, fmt::format("no heartbeat answer for {} s: {}", seconds, last_why)});
         }
         const std::uint64_t one = 1;
         (void)!::write(abort_.get(), &one, sizeof one);

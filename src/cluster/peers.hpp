@@ -10,9 +10,11 @@
 #include <stop_token>
 #include <chrono>
 #include <functional>
+#include <memory>
 #include <mutex>
 #include <string>
 #include <thread>
+#include <variant>
 #include <vector>
 
 #include "platform/fd.hpp"
@@ -74,14 +76,42 @@ struct WaitOptions {
 [[nodiscard]] std::vector<std::string> wait_until_gone(const std::vector<std::string>& hosts, int port,
                                                        Clock::time_point deadline);
 
-/// Watches hosts during the job: a TCP connect to each host's sshd port
-/// every `interval` (no login, no handshake: cheap for the peer). A host
+/// The port every smlaunch of a multi-host job listens on while it runs, for
+/// the others' heartbeat probes (a connect, closed at once).
+inline constexpr int kHeartbeatPort = 7786;
+
+/// smlaunch's own heartbeat endpoint: a listening TCP socket whose
+/// connections are accepted and closed at once by one thread. The kernel
+/// completes the handshake from the listen queue, so a probe is answered
+/// even when this host's CPUs are saturated, and costs no process (probing
+/// sshd instead makes it fork for every probe: 63 workers probing every 2 s
+/// starve a busy leader's sshd, and healthy hosts then look lost). When
+/// smlaunch exits, probes are refused at once.
+class HeartbeatListener {
+ public:
+  /// Listens on every IPv4 (and, when available, IPv6) address at `port`.
+  [[nodiscard]] static std::variant<std::unique_ptr<HeartbeatListener>, std::string> start(int port);
+  HeartbeatListener(const HeartbeatListener&) = delete;
+  HeartbeatListener& operator=(const HeartbeatListener&) = delete;
+  ~HeartbeatListener();  // stops answering (probes are then refused)
+
+ private:
+  HeartbeatListener(std::vector<platform::Fd> sockets, platform::Fd stop);
+  void serve();
+
+  std::vector<platform::Fd> sockets_;
+  platform::Fd stop_;
+  std::thread thread_;
+};
+
+/// Watches hosts during the job: a TCP connect to each host's heartbeat port
+/// (HeartbeatListener) every `interval`. A host
 /// that has not answered for `lost_after` is lost: it is recorded, and
 /// abort_fd() becomes readable (for platform::SupervisorOptions::abort_fd).
 class Heartbeat {
  public:
   struct Options {
-    int port = ssh::kDefaultPort;
+    int port = kHeartbeatPort;
     std::chrono::milliseconds interval{2'000};
     std::chrono::milliseconds lost_after{10'000};
     std::chrono::milliseconds probe_timeout{1'500};

@@ -9,6 +9,7 @@
 
 #include "cluster/outcome.hpp"
 #include "cluster/peers.hpp"
+#include "net/reach.hpp"
 #include "test_support.hpp"
 
 namespace smlaunch::cluster {
@@ -109,6 +110,28 @@ TEST(Heartbeat, StopsPromptlyWhenDestroyed) {
   const auto started = Clock::now();
   { Heartbeat heartbeat({"127.0.0.1", "127.0.0.1"}, {.port = peer.port(), .interval = 10s}); }
   EXPECT_LT(Clock::now() - started, 5s);  // not the 10 s interval
+}
+
+}  // namespace
+}  // namespace smlaunch::cluster
+
+namespace smlaunch::cluster {
+namespace {
+
+TEST(HeartbeatListener, AnswersProbesWhileItLivesAndIsRefusedAfter) {
+  const int port = test::unused_port();
+  auto started = HeartbeatListener::start(port);
+  ASSERT_TRUE(std::holds_alternative<std::unique_ptr<HeartbeatListener>>(started))
+      << std::get<std::string>(started);
+  {
+    auto listener = std::move(std::get<std::unique_ptr<HeartbeatListener>>(started));
+    for (int i = 0; i < 50; ++i) EXPECT_TRUE(net::tcp_probe("127.0.0.1", port, 1s).up());
+    // A second listener on the same port is a clear error, not a crash.
+    auto second = HeartbeatListener::start(port);
+    ASSERT_TRUE(std::holds_alternative<std::string>(second));
+    EXPECT_NE(std::get<std::string>(second).find(std::to_string(port)), std::string::npos);
+  }
+  EXPECT_EQ(net::tcp_probe("127.0.0.1", port, 1s).reach, net::Reach::kRefused);
 }
 
 }  // namespace
