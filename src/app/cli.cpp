@@ -14,6 +14,7 @@
 #include <iostream>
 
 #include "app/cluster.hpp"
+#include "app/doctor.hpp"
 #include "app/load.hpp"
 #include "app/log.hpp"
 #include "app/report.hpp"
@@ -28,7 +29,7 @@
 namespace smlaunch::cli {
 namespace {
 
-enum class Command { Train, Plan, Env };
+enum class Command { Train, Plan, Env, Doctor };
 enum class EnvFormat { Lines, Json, Export };
 
 constexpr std::string_view kExamples = R"(
@@ -37,6 +38,7 @@ Examples:
   smlaunch --base-dir ./examples/mpi-hello/opt/ml plan
   smlaunch plan --json                      this host's launch plan as JSON; runs nothing
   smlaunch env --export                     the SM_* environment, for eval in a shell script
+  smlaunch doctor                           preflight checks of this host; exit 1 when one FAILs
   smlaunch --mpi -- python3 train.py --lr 0.1   run a command under mpirun across the cluster
   smlaunch --runner torchrun --log-level debug
 )";
@@ -63,10 +65,11 @@ std::string command_line(int argc, char** argv) {
   return text;
 }
 
-// Whether argv (before parsing succeeded) asked for `train`: no plan/env
+// Whether argv (before parsing succeeded) asked for `train`: no plan/env/doctor
 // subcommand word.
 bool is_train_invocation(const std::vector<std::string>& args) {
-  return std::none_of(args.begin(), args.end(), [](const std::string& a) { return a == "plan" || a == "env"; });
+  return std::none_of(args.begin(), args.end(),
+                      [](const std::string& a) { return a == "plan" || a == "env" || a == "doctor"; });
 }
 
 // A number of seconds above 0 given to `option`, or nullopt (a problem is
@@ -212,6 +215,9 @@ int main(int argc, char** argv) {
   bool env_json = false, env_export = false;
   auto* env_json_opt = env_cmd->add_flag("--json", env_json, "as one JSON object");
   env_cmd->add_flag("--export", env_export, "as export lines for eval in a shell")->excludes(env_json_opt);
+  // doctor: see app/doctor.hpp.
+  auto* doctor_cmd = cli.add_subcommand(
+      "doctor", "preflight checks of this host, one OK/WARN/FAIL line each; exit 0 when none FAILs, else 1");
 
   std::vector<std::string> reversed(args.rbegin(), args.rend());
   std::vector<char*> unused;
@@ -242,7 +248,10 @@ int main(int argc, char** argv) {
     return kExitBadConfig;
   }
 
-  const Command command = plan_cmd->parsed() ? Command::Plan : env_cmd->parsed() ? Command::Env : Command::Train;
+  const Command command = plan_cmd->parsed()     ? Command::Plan
+                          : env_cmd->parsed()    ? Command::Env
+                          : doctor_cmd->parsed() ? Command::Doctor
+                                                 : Command::Train;
   (void)train_cmd;
   const std::string invocation = command_line(argc, argv);
   config::Environ environ_now = config::current_environ();
@@ -260,7 +269,10 @@ int main(int argc, char** argv) {
       options.runner = plan::parse_runner(runner);
       if (!options.runner) usage.add("command line", "--runner", "got " + describe_for_message(runner), "mpi, smddp, torchrun, xla or process");
     }
-    log::Level level = command == Command::Train ? log::Level::Info : log::Level::Warning;
+    // doctor reports what the loader would warn about as its own lines.
+    log::Level level = command == Command::Train    ? log::Level::Info
+                       : command == Command::Doctor ? log::Level::Error
+                                                    : log::Level::Warning;
     if (!log_level.empty() && !log::parse_level(log_level, &level)) {
       usage.add("command line", "--log-level", "got " + describe_for_message(log_level), "debug, info, warning or error");
     }
@@ -274,6 +286,7 @@ int main(int argc, char** argv) {
     if (const auto t = parse_seconds(term_grace_text, "--term-grace", usage)) options.term_grace = *t;
     usage.checkpoint();
     options.base = app::choose_base_dir(options, environ_now);
+    if (command == Command::Doctor) return app::doctor::main({.options = options, .environ = environ_now});
 
     // train: hold SIGTERM/SIGINT/SIGHUP/SIGCHLD from the start, so a stop
     // request during loading is not lost; the supervisor takes them over.
@@ -284,6 +297,7 @@ int main(int argc, char** argv) {
       case Command::Plan: return print_plan(*loaded, plan_json);
       case Command::Env: return print_env(*loaded, env_json ? EnvFormat::Json : env_export ? EnvFormat::Export : EnvFormat::Lines);
       case Command::Train: return train(*loaded, options, invocation);
+      case Command::Doctor: break;  // handled above: it never stops at a bad config
     }
   } catch (const ConfigError& e) {
     print_problems(e);
