@@ -48,7 +48,9 @@ def main():
     parser = argparse.ArgumentParser()
     parser.add_argument("--runs", type=int, default=200)
     parser.add_argument("--build", default="build")
+    parser.add_argument("--json", help="also write the figures to this file")
     args = parser.parse_args()
+    figures = {}
     binary = os.path.abspath(os.path.join(args.build, "bin", "smlaunch"))
     helper = os.path.abspath(os.path.join(args.build, "bin", "smlaunch_spawn_measure"))
     env = {"PATH": "/usr/bin:/bin", "HOME": os.environ.get("HOME", "/root"),
@@ -72,6 +74,7 @@ def main():
                                  text=True).stdout
             median, p90, cpu, rss = (float(x) for x in out.split())
             print(f"{name:<22}{args.runs:>6}{median:>16.2f}{p90:>13.2f}{cpu:>15.2f}{rss:>14.1f}")
+            figures[name] = {"wall_ms": median, "p90_ms": p90, "cpu_ms": cpu, "rss_mib": rss}
         for hosts in (4, 512):
             base = os.path.join(tmp, f"h{hosts}", "opt", "ml")
             make_tree(base, hosts)
@@ -79,6 +82,10 @@ def main():
             median, p90, cpu, rss = measure(helper, binary, base, env, args.runs)
             print(f"{f'{hosts} hosts p4d mpi':<22}{args.runs:>6}{median:>16.2f}{p90:>13.2f}{cpu:>15.2f}"
                   f"{rss:>14.1f}")
+            figures[f"{hosts} hosts"] = {"wall_ms": median, "p90_ms": p90, "cpu_ms": cpu, "rss_mib": rss}
+    if args.json:
+        with open(args.json, "w") as f:
+            json.dump(figures, f, indent=1)
 
 
 if __name__ == "__main__":

@@ -188,7 +188,10 @@ def relay_rows(args, tmp, bins, data, size, label):
         ratios = [c / w for (w, _), c in zip(samples, cat_walls)]  # same round
         rss = max(r for _, r in samples)
         print(f"{name:<16}{spread(rates, '{:.0f}'):>26}{spread(ratios, '{:.2f}'):>22}{rss:>15.1f}")
-    return rows
+    return {name: {"mb_s": statistics.median([size / 1e6 / w for w, _ in samples]),
+                   "ratio_to_cat": statistics.median([c / w for (w, _), c in zip(samples, cat_walls)]),
+                   "rss_mib": max(r for _, r in samples), "triggered": triggered}
+            for name, samples in rows.items()}
 
 
 def error_path(args, bins):
@@ -210,6 +213,8 @@ def error_path(args, bins):
         per_line = statistics.median(runs[n]) / n * 1e9
         first = first or per_line
         print(f"{n:<24}{spread(ms, '{:.1f}'):>26}{per_line:>14.0f}{per_line / first:>18.2f}")
+    return {str(n): {"ms": statistics.median(runs[n]) * 1e3, "ns_per_line": statistics.median(runs[n]) / n * 1e9}
+            for n in sorted(runs)}
 
 
 def main():
@@ -217,7 +222,9 @@ def main():
     parser.add_argument("--build", default="build")
     parser.add_argument("--runs", type=int, default=5)
     parser.add_argument("--megabytes", type=int, default=100)
+    parser.add_argument("--json", help="also write the figures to this file")
     args = parser.parse_args()
+    figures = {}
     bindir = os.path.abspath(os.path.join(args.build, "bin"))
     bins = {"smlaunch": os.path.join(bindir, "smlaunch"),
             "relay_pipe": os.path.join(bindir, "smlaunch_relay_pipe"),
@@ -233,12 +240,16 @@ def main():
     with tempfile.TemporaryDirectory(prefix="smlaunch-relay-") as tmp:
         healthy = os.path.join(tmp, "healthy.log")
         size = tagged_stream(healthy, args.megabytes)
-        relay_rows(args, tmp, bins, healthy, size, "healthy job")
+        figures["healthy"] = relay_rows(args, tmp, bins, healthy, size, "healthy job")
+        figures["megabytes"] = size / 1e6
         os.remove(healthy)
         failed = os.path.join(tmp, "failed.log")
         size = tagged_stream(failed, args.megabytes, error_first=True)
-        relay_rows(args, tmp, bins, failed, size, "after an early error")
-    error_path(args, bins)
+        figures["after_error"] = relay_rows(args, tmp, bins, failed, size, "after an early error")
+    figures["error_path"] = error_path(args, bins)
+    if args.json:
+        with open(args.json, "w") as f:
+            json.dump(figures, f, indent=1)
     print(f"\nload average (1 min) at end: {os.getloadavg()[0]:.2f}")
 
 

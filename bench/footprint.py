@@ -1,0 +1,196 @@
+#!/usr/bin/python3
+"""The launcher's own footprint during a job: CPU time and RSS of smlaunch.
+
+Two simulated hosts (tests/e2e harness, root only), an MPI job with one rank
+per host; each rank prints tagged-looking training lines at half the total
+rate (default 10 MB/s in all) for --seconds (default 60). Every rank's output
+goes through mpirun into the leader's smlaunch (the relay: rank tags, the
+error capture, its own stdout), so the leader's smlaunch relays all of it.
+
+Sampled every 0.25 s from /proc: utime+stime of smlaunch itself (not its
+children) and VmHWM (peak RSS), on the leader and on a worker; the same for
+mpirun (leader) and orted (worker), which carry the same bytes, as the
+side-by-side reference. CPU share = CPU seconds / wall seconds over the
+steady part (from the first rank output to the last sample while printing).
+Targets: < 2% of one core and <= 10 MiB.
+
+Usage: bench/footprint.py [--build DIR] [--seconds 60] [--rate-mb 10] [--json FILE]
+"""
+import argparse
+import json
+import os
+import sys
+import time
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, os.path.join(os.path.dirname(HERE), "tests", "e2e"))
+from cluster import processes_in_pid_namespace  # noqa: E402
+from bench_cluster import BenchCluster as Cluster  # noqa: E402
+
+TICK = os.sysconf("SC_CLK_TCK")
+
+PRINTER = r'''
+import os, sys, time
+args = sys.argv[1:]
+rate = float(args[args.index("--rate") + 1]) * 1e6   # bytes per second for this rank
+seconds = float(args[args.index("--seconds") + 1])
+rank = os.environ.get("OMPI_COMM_WORLD_RANK", "0")
+print(f"E2E_START rank={rank} t={time.time()}", flush=True)
+line = (f"step {{}} loss 0.{rank}1234 lr 3.0e-04 grad_norm 1.234 throughput 812.3 samples/s "
+        "epoch 1 [" + "=" * 20 + "]\n")
+out = sys.stdout.buffer
+t0 = time.time()
+sent = 0
+step = 0
+while True:
+    now = time.time()
+    if now - t0 >= seconds:
+        break
+    due = rate * (now - t0)
+    chunk = []
+    size = 0
+    while sent + size < due:
+        step += 1
+        s = line.format(step).encode()
+        chunk.append(s)
+        size += len(s)
+    if chunk:
+        out.write(b"".join(chunk))
+        out.flush()
+        sent += size
+    time.sleep(0.01)
+print(f"E2E_END rank={rank} t={time.time()} bytes={sent}", flush=True)
+'''
+
+
+def sample(pid, children=False):
+    """(cpu seconds, VmHWM KiB, VmRSS KiB) of one process (with children:
+    plus the CPU of its children it has reaped), or None."""
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            stat = f.read()
+        with open(f"/proc/{pid}/status") as f:
+            status = dict(l.split(":", 1) for l in f.read().splitlines() if ":" in l)
+    except OSError:
+        return None
+    fields = stat[stat.rfind(")") + 2:].split()
+    cpu = sum(int(x) for x in fields[11:15 if children else 13]) / TICK
+    hwm = int(status.get("VmHWM", "0 kB").split()[0])
+    rss = int(status.get("VmRSS", "0 kB").split()[0])
+    return cpu, hwm, rss
+
+
+def comm(pid):
+    try:
+        with open(f"/proc/{pid}/comm") as f:
+            return f.read().strip()
+    except OSError:
+        return ""
+
+
+def ppid(pid):
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            stat = f.read()
+        return int(stat[stat.rfind(")") + 2:].split()[1])
+    except (OSError, ValueError):
+        return None
+
+
+def main():
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--build", default=os.path.join(os.path.dirname(HERE), "build"))
+    parser.add_argument("--seconds", type=float, default=60)
+    parser.add_argument("--rate-mb", type=float, default=10.0, help="MB/s printed by the whole job")
+    parser.add_argument("--json")
+    args = parser.parse_args()
+    if os.geteuid() != 0:
+        sys.exit("footprint: needs root (network namespaces)")
+    build = os.path.abspath(args.build)
+    per_rank = args.rate_mb / 2
+    with Cluster("bench_footprint", hosts=2, build=build, limit=int(args.seconds) + 240, verbose=False) as c:
+        c.write_job({"sagemaker_program": "printer.py", "sagemaker_submit_directory": "/opt/ml/code",
+                     "sagemaker_mpi_enabled": True, "sagemaker_mpi_num_of_processes_per_host": 1,
+                     "sagemaker_mpi_custom_mpi_options": "", "sagemaker_region": "us-west-2",
+                     "rate": per_rank, "seconds": args.seconds},
+                    code={"printer.py": PRINTER})
+        run = c.train(["--peer-timeout", "120"])
+        pids = {}
+        series = {}   # role -> [(t, cpu, hwm, rss)]
+        first_output = None
+        first_sample = time.time()
+        deadline = time.time() + args.seconds + 180
+        while time.time() < deadline and not all(run.done(h.name) for h in c.hosts):
+            now = time.time()
+            for h in c.hosts:
+                sp = run.smlaunch_pid(h.name)
+                if sp:
+                    pids[f"smlaunch {'leader' if h.index == 1 else 'worker'}"] = sp
+                for p in processes_in_pid_namespace(h.pidns, exclude={h.init_pid}) if h.pidns else []:
+                    name = comm(p)
+                    if h.index == 1 and name == "mpirun":
+                        pids["mpirun (leader)"] = p
+                    if h.index == 2 and name == "orted":
+                        pids["orted (worker)"] = p
+                    if h.index == 1 and name == "sshd" and sp and ppid(p) == sp:
+                        pids["sshd (leader)"] = p
+            for role, p in pids.items():
+                s = sample(p, children=role.startswith("sshd"))
+                if s:
+                    series.setdefault(role, []).append((now,) + s)
+            if first_output is None and "E2E_START" in run.stdout_of("algo-1"):
+                first_output = now
+            last_sample = now
+            time.sleep(0.25)
+        results = run.wait(60)
+        out = results["algo-1"].stdout
+        bad = [r.summary() for r in results.values() if r.exit_code != 0]
+        if bad:
+            sys.exit(f"footprint job failed: {bad}\n{results['algo-1'].stderr[-2000:]}")
+        ends = [float(x.split("t=")[1].split()[0]) for x in out.splitlines() if "E2E_END" in x]
+        sent = sum(int(x.split("bytes=")[1]) for x in out.splitlines() if "E2E_END" in x)
+        relayed = len(out.encode())
+        job_end = max(ends) if ends else time.time()
+    starts = [float(x.split("t=")[1].split()[0]) for x in out.splitlines() if "E2E_START" in x]
+    print(f"ranks printed from {min(starts) - first_sample:.2f}s to {job_end - first_sample:.2f}s after the first sample; "
+          f"output first seen at {(first_output or 0) - first_sample:.2f}s; last sample at {last_sample - first_sample:.2f}s")
+    figures = {"seconds": args.seconds, "rate_mb_s": args.rate_mb, "bytes_printed": sent,
+               "bytes_relayed_to_leader_stdout": relayed, "roles": {}}
+    print(f"job: {args.rate_mb} MB/s for {args.seconds:.0f}s, {sent / 1e6:.1f} MB printed, "
+          f"{relayed / 1e6:.1f} MB reached the leader's stdout")
+    achieved = sent / 1e6 / max(job_end - min(starts), 1e-9)
+    figures["achieved_mb_s"] = achieved
+    print(f"achieved: {achieved:.1f} MB/s printed (target rate {args.rate_mb} MB/s)")
+    print(f"{'process':<20}{'CPU s (steady)':>16}{'% of a core':>13}{'% at the rate':>16}{'CPU s (life)':>14}"
+          f"{'peak RSS MiB':>14}")
+    for role, pts in series.items():
+        steady = [p for p in pts if first_output and first_output <= p[0] <= job_end]
+        if len(steady) < 2:
+            steady = pts
+        cpu = steady[-1][1] - steady[0][1]
+        wall = max(steady[-1][0] - steady[0][0], 1e-9)
+        hwm = max(p[2] for p in pts) / 1024
+        life = pts[-1][1]
+        # Per MB printed, scaled to the target rate: the figure that does not
+        # depend on whether this (loaded) machine sustained the rate.
+        at_rate = 100 * cpu / max(sent / 1e6, 1e-9) * args.rate_mb
+        figures["roles"][role] = {"cpu_steady_s": cpu, "wall_steady_s": wall, "core_pct": 100 * cpu / wall,
+                                  "core_pct_at_rate": at_rate, "cpu_life_s": life, "peak_rss_mib": hwm}
+        print(f"{role:<20}{cpu:>16.2f}{100 * cpu / wall:>12.2f}%{at_rate:>15.2f}%{life:>14.2f}{hwm:>14.1f}")
+    sshd = figures["roles"].get("sshd (leader)")
+    if sshd:
+        # The only connections to the leader's sshd during the job are the
+        # worker's heartbeat probes (one TCP connect per 2 s): each makes sshd
+        # fork and re-exec itself.
+        probes = sshd["wall_steady_s"] / 2.0
+        sshd["ms_per_heartbeat_probe"] = 1000 * sshd["cpu_steady_s"] / max(probes, 1)
+        print(f"leader's sshd (with the sessions it reaped): {sshd['ms_per_heartbeat_probe']:.1f} ms CPU per "
+              f"heartbeat probe from a worker (~{probes:.0f} probes); at 64 hosts (63 workers, every 2 s): "
+              f"{sshd['ms_per_heartbeat_probe'] * 63 / 2 / 10:.1f}% of a core on the leader")
+    if args.json:
+        with open(args.json, "w") as fh:
+            json.dump(figures, fh, indent=1)
+
+
+if __name__ == "__main__":
+    main()
