@@ -31,6 +31,7 @@ test=(
   libopenmpi-dev python3-torch iproute2
   libgtest-dev libgmock-dev libbenchmark-dev
   clang clang-format clang-tidy
+  python3-pip python3-setuptools python3-wheel python3-venv  # tests: pip installs of submitted code
   debootstrap  # tests/install: the .deb is installed into a clean Debian 12 root
 )
 

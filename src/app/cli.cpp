@@ -19,6 +19,7 @@
 #include "app/log.hpp"
 #include "app/report.hpp"
 #include "app/secrets.hpp"
+#include "app/user_code.hpp"
 #include "app/run.hpp"
 #include "platform/signals.hpp"
 
@@ -35,7 +36,7 @@ enum class EnvFormat { Lines, Json, Export };
 constexpr std::string_view kExamples = R"(
 Examples:
   smlaunch                                  run the training job (the container ENTRYPOINT)
-  smlaunch --base-dir ./examples/mpi-hello/opt/ml plan
+  smlaunch --base-dir ./examples/mpi-2host/opt/ml plan
   smlaunch plan --json                      this host's launch plan as JSON; runs nothing
   smlaunch env --export                     the SM_* environment, for eval in a shell script
   smlaunch doctor                           preflight checks of this host; exit 1 when one FAILs
@@ -138,16 +139,32 @@ int print_env(const app::Loaded& l, EnvFormat format) {
 
 // `train` on this host: prepare the directories, hand over to a framework
 // module when the image asks for it, then carry out the plan.
-int train(app::Loaded& l, const app::Options& options, const std::string& invocation) {
+int train(std::unique_ptr<app::Loaded>& loaded, const app::Options& options, const std::string& invocation) {
   const bool runner_forced = options.runner.has_value();
+  app::prepare_directories(*loaded);
+
+  // The submitted code (sagemaker_submit_directory) and its requirements,
+  // unless a framework module or `--mpi CMD` takes care of its own code.
+  const bool framework_handover = loaded->env.framework_module && !runner_forced && !loaded->inputs.user_command;
+  if (!framework_handover && !loaded->inputs.user_command) {
+    if (auto failure = app::prepare_user_code(*loaded, {.term_grace = options.term_grace, .invocation = invocation})) {
+      app::JobReport report;
+      report.exit_code = failure->exit_code;
+      report.failure = failure->report;
+      return app::report_job(*loaded, report);
+    }
+    // The plan depends on the code (a setup.py makes the entry point a
+    // package): decide it again now that the code is in place.
+    loaded = app::load(options);
+  }
+  auto& l = *loaded;
   auto& p = l.plan;
-  app::prepare_directories(l);
   for (const auto& note : p.notes) log::info("{}", note);
   for (const auto& w : p.warnings) log::warning("{}", w);
 
   // SAGEMAKER_TRAINING_MODULE (B137): the framework's own entry point runs
   // instead, with the same environment; --runner keeps smlaunch in charge.
-  if (l.env.framework_module && !runner_forced) {
+  if (framework_handover) {
     auto handover = app::framework_handover(*l.env.framework_module, l.inputs.tools.python.value_or("python3"));
     if (!handover || !l.inputs.tools.python) {
       Diagnostics d;
@@ -296,7 +313,7 @@ int main(int argc, char** argv) {
     switch (command) {
       case Command::Plan: return print_plan(*loaded, plan_json);
       case Command::Env: return print_env(*loaded, env_json ? EnvFormat::Json : env_export ? EnvFormat::Export : EnvFormat::Lines);
-      case Command::Train: return train(*loaded, options, invocation);
+      case Command::Train: return train(loaded, options, invocation);
       case Command::Doctor: break;  // handled above: it never stops at a bad config
     }
   } catch (const ConfigError& e) {

@@ -84,7 +84,10 @@ class StopWatch {
 // The names must resolve before anyone connects (B62-B63, D33): all at
 // once, one budget. Skipped in SageMaker Studio local mode.
 std::optional<int> wait_for_names(const Loaded& l, const ClusterOptions& o) {
-  if (auto it = l.environ.find("SM_STUDIO_LOCAL_MODE"); it != l.environ.end() && it->second == "true") {
+  // The reference compares the lower-cased value with "true".
+  if (auto it = l.environ.find("SM_STUDIO_LOCAL_MODE");
+      it != l.environ.end() && std::equal(it->second.begin(), it->second.end(), "true", "true" + 4,
+                                          [](char a, char b) { return (a | 0x20) == b; })) {
     return std::nullopt;
   }
   const auto started = Clock::now();

@@ -63,6 +63,25 @@ std::vector<std::string> environment_strings(const Loaded& l) {
   return env;
 }
 
+// The user's own error class names (SMLAUNCH_ERROR_CLASSES, separated by
+// commas or white space): they start the capture and are reported as the
+// class, like the frameworks' classes.
+std::vector<std::string> user_error_classes(const Loaded& l) {
+  std::vector<std::string> names;
+  const auto it = l.environ.find("SMLAUNCH_ERROR_CLASSES");
+  if (it == l.environ.end()) return names;
+  std::string name;
+  for (const char c : it->second + ",") {
+    if (c == ',' || c == ' ' || c == '\t' || c == '\n') {
+      if (!name.empty()) names.push_back(std::move(name));
+      name.clear();
+    } else {
+      name.push_back(c);
+    }
+  }
+  return names;
+}
+
 std::string display_command(const Loaded& l) {
   std::string command;
   for (const auto& a : masked_argv(l.env, l.plan.argv)) {
@@ -111,7 +130,7 @@ JobReport run_job(const Loaded& l, const RunOptions& options) {
   // 2. Output: split into lines, shown (rank tags naming each rank's host)
   //    and watched for errors.
   StdioSink stdio;
-  exec::ErrorCapture capture;
+  exec::ErrorCapture capture(user_error_classes(l));
   std::optional<exec::JobOutput::Ranks> ranks;
   if (tags_ranks(p)) ranks = exec::JobOutput::Ranks{p.hosts, p.processes_per_host};
   exec::JobOutput output(stdio, capture, ranks);

@@ -39,10 +39,12 @@ class TrainTest : public ::testing::Test {
   }
 
   // Runs smlaunch with a clean environment (env -i): exit code and output.
-  platform::CaptureResult train() const {
-    return platform::run_capture({"/usr/bin/env", "-i", "PATH=/usr/bin:/bin", "HOME=" + dir.path(),
-                                  "SMLAUNCH_PYTHON=/usr/bin/python3", SMLAUNCH_BINARY, "--base-dir", base()},
-                                 "/usr/bin:/bin", kRunTimeout, 8 << 20);
+  platform::CaptureResult train(const std::vector<std::string>& extra_env = {}) const {
+    std::vector<std::string> argv{"/usr/bin/env", "-i", "PATH=/usr/bin:/bin", "HOME=" + dir.path(),
+                                  "SMLAUNCH_PYTHON=/usr/bin/python3"};
+    argv.insert(argv.end(), extra_env.begin(), extra_env.end());
+    argv.insert(argv.end(), {SMLAUNCH_BINARY, "--base-dir", base()});
+    return platform::run_capture(argv, "/usr/bin:/bin", kRunTimeout, 8 << 20);
   }
 };
 
@@ -92,6 +94,18 @@ TEST_F(TrainTest, ShellEntryPointIsMadeExecutableAndRunDirectly) {
   struct stat st {};
   ASSERT_EQ(::stat(script.c_str(), &st), 0);
   EXPECT_EQ(st.st_mode & 07777, 0755u);
+}
+
+TEST_F(TrainTest, UsersOwnErrorClassesAreReportedAsTheClass) {
+  config(R"({"sagemaker_program":"\"train.py\""})");
+  dir.write("opt/ml/code/train.py",
+            "import sys\nprint('step 1')\nprint('DataLoaderStall: no batch for 600 s', file=sys.stderr)\n"
+            "print('ValueError: later', file=sys.stderr)\nraise SystemExit(4)\n");
+  const auto r = train({"SMLAUNCH_ERROR_CLASSES=OtherError, DataLoaderStall"});
+  EXPECT_EQ(r.exit_code, 1) << r.err;
+  const std::string failure = read(base() + "/output/failure");
+  EXPECT_EQ(failure.rfind("DataLoaderStall:\nExitCode 4\nErrorMessage \"DataLoaderStall: no batch for 600 s", 0), 0u)
+      << failure;
 }
 
 TEST_F(TrainTest, OneHostMpiJobTagsRanksWithTheirHostAndTheShimNamesTheHost) {
