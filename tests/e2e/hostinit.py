@@ -55,10 +55,16 @@ def setup(spec):
     mount("-t", "tmpfs", "-o", "mode=0700", "e2e-private", private)
 
     # Paths under /tmp (a build tree, say) stay visible, read-only, at the
-    # same path: bind them aside before /tmp is covered.
+    # same path: bind them aside before /tmp is covered. The aside must not be
+    # under /tmp itself (the harness's own directories may be: a clean clone
+    # in /tmp), so it is a tmpfs on /mnt, in this mount namespace only.
     kept = []
-    for i, path in enumerate(spec.get("keep_under_tmp", [])):
-        aside = os.path.join(private, "keep", str(i))
+    keep_under_tmp = spec.get("keep_under_tmp", [])
+    if keep_under_tmp:
+        stash = next(d for d in ("/mnt", "/media", "/srv") if os.path.isdir(d))
+        mount("-t", "tmpfs", "-o", "mode=0700", "e2e-keep", stash)
+    for i, path in enumerate(keep_under_tmp):
+        aside = os.path.join(stash, str(i))
         os.makedirs(aside)
         mount("--bind", path, aside)
         kept.append((aside, path))
