@@ -4,9 +4,8 @@
 //   BM_RelayRewrite         100 MB of tagged lines from 64 ranks, fed in 64 KiB
 //                           chunks through LineSplitter -> RankTagSink -> a
 //                           sink that only counts (bytes/s).
-//   BM_RelayRewriteCapture  the same with the ErrorCapture watching every line
-//                           (the real pipeline of a healthy job: each line is
-//                           scanned for error names).
+//   BM_RelayRewriteCapture  the same through exec::JobOutput, the path `train`
+//                           runs: each line shown and scanned for error names.
 //   BM_ErrorPath/N          one error, then N lines from 64 ranks (a quarter of
 //                           them repeats) through the capture, then the failure
 //                           message; time per line should not grow with N.
@@ -21,6 +20,7 @@
 #include <vector>
 
 #include "exec/error_capture.hpp"
+#include "exec/job_output.hpp"
 #include "exec/rank_tags.hpp"
 #include "exec/relay.hpp"
 
@@ -28,11 +28,11 @@ namespace {
 
 using smlaunch::exec::ErrorCapture;
 using smlaunch::exec::LineSink;
+using smlaunch::exec::JobOutput;
 using smlaunch::exec::LineSplitter;
 using smlaunch::exec::RankTagRewriter;
 using smlaunch::exec::RankTagSink;
 using smlaunch::exec::Stream;
-using smlaunch::exec::TeeSink;
 
 constexpr std::size_t kInputBytes = 100 * 1024 * 1024;
 constexpr std::size_t kChunkBytes = 64 * 1024;
@@ -80,6 +80,11 @@ void feed_in_chunks(LineSplitter& splitter, std::string_view input) {
   splitter.finish();
 }
 
+void feed_in_chunks(JobOutput& output, Stream stream, std::string_view input) {
+  for (std::size_t at = 0; at < input.size(); at += kChunkBytes) output.feed(stream, input.substr(at, kChunkBytes));
+  output.finish();
+}
+
 void BM_RelayRewrite(benchmark::State& state) {
   const std::string& input = tagged_input();
   const RankTagRewriter rewriter(hosts(), kProcessesPerHost);
@@ -97,14 +102,11 @@ BENCHMARK(BM_RelayRewrite)->Unit(benchmark::kMillisecond);
 
 void BM_RelayRewriteCapture(benchmark::State& state) {
   const std::string& input = tagged_input();
-  const RankTagRewriter rewriter(hosts(), kProcessesPerHost);
   for (auto _ : state) {
     CountingSink out;
     ErrorCapture capture;
-    TeeSink both(out, capture);
-    RankTagSink tags(rewriter, both);
-    LineSplitter splitter(Stream::Stdout, tags);
-    feed_in_chunks(splitter, input);
+    JobOutput output(out, capture, JobOutput::Ranks{hosts(), kProcessesPerHost});
+    feed_in_chunks(output, Stream::Stdout, input);
     benchmark::DoNotOptimize(out.bytes());
     benchmark::DoNotOptimize(capture.triggered());
   }
@@ -131,14 +133,11 @@ std::string error_output(std::int64_t count) {
 
 void BM_ErrorPath(benchmark::State& state) {
   const std::string input = error_output(state.range(0));
-  const RankTagRewriter rewriter(hosts(), kProcessesPerHost);
   for (auto _ : state) {
     CountingSink out;
     ErrorCapture capture;
-    TeeSink both(out, capture);
-    RankTagSink tags(rewriter, both);
-    LineSplitter splitter(Stream::Stderr, tags);
-    feed_in_chunks(splitter, input);
+    JobOutput output(out, capture, JobOutput::Ranks{hosts(), kProcessesPerHost});
+    feed_in_chunks(output, Stream::Stderr, input);
     const auto summary = smlaunch::exec::summarize_failure(capture, 1, 0);
     benchmark::DoNotOptimize(summary.message.data());
   }

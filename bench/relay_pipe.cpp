@@ -1,7 +1,6 @@
-// The output relay as a process: stdin -> the chain app/run.cpp builds for an
-// mpi job -> stdout, for bench/relay_process.py to time through a real pipe.
-//
-//   LineSplitter -> RankTagSink -> Tee(OutputWriter(1), ErrorCapture)
+// The output relay as a process: stdin -> exec::JobOutput, the path
+// app/run.cpp runs for an mpi job -> stdout, for bench/relay_process.py to
+// time through a real pipe.
 //
 // Everything read arrives as the job's stdout (a pipe has one stream; the
 // `<stderr>` tags inside it are just bytes here). Reads are 64 KiB, as the
@@ -21,7 +20,7 @@
 #include <vector>
 
 #include "exec/error_capture.hpp"
-#include "exec/rank_tags.hpp"
+#include "exec/job_output.hpp"
 #include "exec/relay.hpp"
 #include "platform/output.hpp"
 
@@ -55,24 +54,18 @@ int main() {
   smlaunch::platform::ignore_sigpipe();
   std::vector<std::string> hosts;
   for (int i = 1; i <= kHosts; ++i) hosts.push_back("algo-" + std::to_string(i));
-  const smlaunch::exec::RankTagRewriter rewriter(hosts, kProcessesPerHost);
-
   StdioSink stdio;
   smlaunch::exec::ErrorCapture capture;
-  smlaunch::exec::TeeSink tee(stdio, capture);
-  smlaunch::exec::RankTagSink tagged(rewriter, tee);
-  smlaunch::exec::LineSplitter out(Stream::Stdout, tagged);
+  smlaunch::exec::JobOutput output(stdio, capture, smlaunch::exec::JobOutput::Ranks{hosts, kProcessesPerHost});
 
   std::vector<char> buffer(kReadChunkBytes);
   for (;;) {
     const ssize_t got = ::read(0, buffer.data(), buffer.size());
     if (got < 0 && errno == EINTR) continue;
     if (got <= 0) break;
-    out.feed(std::string_view(buffer.data(), static_cast<std::size_t>(got)));
-    tagged.flush();
+    output.feed(Stream::Stdout, std::string_view(buffer.data(), static_cast<std::size_t>(got)));
   }
-  out.finish();
-  tagged.flush();
+  output.finish();
   std::fprintf(stderr, "capture triggered: %s\n", capture.triggered() ? "yes" : "no");
   return 0;
 }
