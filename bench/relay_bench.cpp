@@ -27,8 +27,8 @@
 namespace {
 
 using smlaunch::exec::ErrorCapture;
-using smlaunch::exec::LineSink;
 using smlaunch::exec::JobOutput;
+using smlaunch::exec::LineSink;
 using smlaunch::exec::LineSplitter;
 using smlaunch::exec::RankTagRewriter;
 using smlaunch::exec::RankTagSink;
@@ -81,7 +81,8 @@ void feed_in_chunks(LineSplitter& splitter, std::string_view input) {
 }
 
 void feed_in_chunks(JobOutput& output, Stream stream, std::string_view input) {
-  for (std::size_t at = 0; at < input.size(); at += kChunkBytes) output.feed(stream, input.substr(at, kChunkBytes));
+  for (std::size_t at = 0; at < input.size(); at += kChunkBytes)
+    output.feed(stream, input.substr(at, kChunkBytes));
   output.finish();
 }
 

@@ -56,7 +56,8 @@ int main() {
   for (int i = 1; i <= kHosts; ++i) hosts.push_back("algo-" + std::to_string(i));
   StdioSink stdio;
   smlaunch::exec::ErrorCapture capture;
-  smlaunch::exec::JobOutput output(stdio, capture, smlaunch::exec::JobOutput::Ranks{hosts, kProcessesPerHost});
+  smlaunch::exec::JobOutput output(stdio, capture,
+                                   smlaunch::exec::JobOutput::Ranks{hosts, kProcessesPerHost});
 
   std::vector<char> buffer(kReadChunkBytes);
   for (;;) {
