@@ -146,16 +146,24 @@ int train(std::unique_ptr<app::Loaded>& loaded, const app::Options& options, con
   // The submitted code (sagemaker_submit_directory) and its requirements,
   // unless a framework module or `--mpi CMD` takes care of its own code.
   const bool framework_handover = loaded->env.framework_module && !runner_forced && !loaded->inputs.user_command;
+  std::optional<app::JobReport> code_failure;
   if (!framework_handover && !loaded->inputs.user_command) {
     if (auto failure = app::prepare_user_code(*loaded, {.term_grace = options.term_grace, .invocation = invocation})) {
       app::JobReport report;
       report.exit_code = failure->exit_code;
       report.failure = failure->report;
-      return app::report_job(*loaded, report);
+      // On a host of a multi-host job the host still joins the cluster, so that the job fails at once with
+      // this host's name instead of the others waiting --peer-timeout for it. A stop signal ends it here.
+      const auto role = loaded->plan.role;
+      const bool joins =
+          loaded->plan.hosts.size() > 1 && role != plan::Role::Single && failure->exit_code < kExitSignalBase;
+      if (!joins) return app::report_job(*loaded, report);
+      code_failure = std::move(report);
+    } else {
+      // The plan depends on the code (a setup.py makes the entry point a
+      // package): decide it again now that the code is in place.
+      loaded = app::load(options);
     }
-    // The plan depends on the code (a setup.py makes the entry point a
-    // package): decide it again now that the code is in place.
-    loaded = app::load(options);
   }
   auto& l = *loaded;
   auto& p = l.plan;
@@ -179,8 +187,11 @@ int train(std::unique_ptr<app::Loaded>& loaded, const app::Options& options, con
     p.entry_type = plan::EntryPointType::PythonProgram;
   }
   if (p.hosts.size() > 1 && p.role != plan::Role::Single) {
-    const app::ClusterOptions cluster{
-        .peer_timeout = options.peer_timeout, .term_grace = options.term_grace, .invocation = invocation};
+    app::ClusterOptions cluster;
+    cluster.peer_timeout = options.peer_timeout;
+    cluster.term_grace = options.term_grace;
+    cluster.invocation = invocation;
+    cluster.code_failure = std::move(code_failure);
     switch (p.role) {
       case plan::Role::Leader: return app::run_leader(l, cluster);
       case plan::Role::Worker: return app::run_worker(l, cluster);

@@ -35,6 +35,9 @@ using Clock = std::chrono::steady_clock;
 using namespace std::chrono_literals;
 
 constexpr const char* kClusterError = "ClusterError";
+// How long a host of a torchrun/XLA job that will not start keeps answering
+// the others' readiness reads (they retry at least every second).
+constexpr std::chrono::milliseconds kLinger{3'000};
 
 double seconds_since(Clock::time_point start) {
   return std::chrono::duration<double>(Clock::now() - start).count();
@@ -180,6 +183,52 @@ void reap_orphans(pid_t keep) {
   }
 }
 
+// The job cannot start while a host's code is not ready (its fetch or
+// install failed): this host's own failure, or what workers published. One
+// report naming every such host, with the first one's class and exit code.
+std::optional<JobReport> code_not_ready(const ClusterOptions& o, const std::string& self,
+                                        const std::vector<cluster::RemoteFile>& published) {
+  struct NotReady {
+    std::string host;
+    cluster::Outcome outcome;
+  };
+  std::vector<NotReady> hosts;
+  if (o.code_failure && o.code_failure->failure) {
+    hosts.push_back({self,
+                     {o.code_failure->exit_code, o.code_failure->failure->error_class,
+                      o.code_failure->failure->message}});
+  }
+  for (const auto& file : published) {
+    if (file.content.empty()) continue;  // nothing published (an older launcher): ready
+    if (auto outcome = cluster::parse_outcome(file.content)) {
+      if (!outcome->success()) hosts.push_back({file.host, std::move(*outcome)});
+    } else {
+      hosts.push_back(
+          {file.host, {kExitClusterFailed, kClusterError, "its readiness file is not an outcome object"}});
+    }
+  }
+  if (hosts.empty()) return std::nullopt;
+
+  JobReport report;
+  if (hosts.front().host == self) {
+    report = *o.code_failure;
+  } else {
+    const auto& first = hosts.front();
+    report.exit_code = first.outcome.exit_code;
+    report.failure =
+        FailureReport{first.outcome.error_class.empty() ? kClusterError : first.outcome.error_class,
+                      first.outcome.exit_code, "", std::nullopt, o.invocation};
+  }
+  std::string message = "the code is not ready on ";
+  for (std::size_t i = 0; i < hosts.size(); ++i) {
+    const auto& h = hosts[i];
+    message +=
+        fmt::format("{}{} ({}: {})", i == 0 ? "" : ", ", h.host, h.outcome.error_class, h.outcome.message);
+  }
+  report.failure->message = std::move(message);
+  return report;
+}
+
 }  // namespace
 
 // ---- leader -----------------------------------------------------------------
@@ -220,30 +269,39 @@ int run_leader(const Loaded& l, const ClusterOptions& o) {
   const auto workers_up = Clock::now();
   log::info("All {} workers reachable ({:.3f} s)", workers.size(), seconds_since(wait_started));
 
-  // Our key must open a session on each: mpirun needs it, and a refused key
-  // will not fix itself.
-  const auto refused = cluster::verify_sessions(workers, o.ssh_port, {});
+  // Our key must open a session on each (mpirun needs it, and a refused key
+  // will not fix itself); on it, each worker's readiness is read.
+  std::vector<cluster::PeerProblem> refused;
+  const auto published = cluster::verify_sessions_reading(
+      workers, o.ssh_port, {},
+      [&](const std::string& host) { return cluster::readiness_path(o.outcome_dir, host); }, o.read_timeout,
+      refused);
   if (!refused.empty()) {
     return fail(l, o, kClusterError, kExitClusterFailed,
                 "cannot log in to workers over SSH: " + cluster::describe(refused));
   }
   log::info("SSH login to every worker works ({:.3f} s)", seconds_since(workers_up));
 
-  // The job, with the workers watched.
+  // The job, with the workers watched; none when a host's code is not ready.
   JobReport report;
   std::vector<cluster::PeerProblem> lost;
-  {
+  bool job_ran = false;
+  if (auto not_ready = code_not_ready(o, p.current_host, published)) {
+    report = std::move(*not_ready);
+    log::error("Not starting the job: {}", report.failure->message);
+  } else {
     cluster::Heartbeat heartbeat(workers, {.port = o.heartbeat_port,
                                            .interval = o.heartbeat_interval,
                                            .lost_after = o.lost_after,
                                            .probe_timeout = std::min(o.heartbeat_interval, 1500ms)});
     report = run_job(l, {.term_grace = o.term_grace, .invocation = o.invocation, .abort_fd = heartbeat.abort_fd()});
     lost = heartbeat.lost();
+    job_ran = true;
   }
   // A worker that crashed makes mpirun fail before the heartbeat calls it
   // lost: look once more, so the report names it.
   if (report.failure && lost.empty() && report.exit_code != kExitSuccess &&
-      report.exit_code < kExitSignalBase) {
+      report.exit_code < kExitSignalBase && job_ran) {
     lost = cluster::unreachable_now(workers, o.heartbeat_port, 1s);
   }
   if (!lost.empty()) {
@@ -295,6 +353,8 @@ int run_worker(const Loaded& l, const ClusterOptions& o) {
   log::info("Starting MPI run as worker node.");
   (void)platform::become_child_subreaper();
   if (::unlink(outcome_file.c_str()) == 0) log::info("Removed a stale outcome file {}", outcome_file);
+  const std::string readiness_file = cluster::readiness_path(o.outcome_dir, p.current_host);
+  (void)::unlink(readiness_file.c_str());
 
   if (auto code = wait_for_names(l, o)) return *code;
 
@@ -318,6 +378,18 @@ int run_worker(const Loaded& l, const ClusterOptions& o) {
     log::warning("could not write {}: {}", o.etc_environment, *error);
   }
   for (const auto& name : skipped) log::debug("{} not written to {} (pam_env cannot carry its value)", name, o.etc_environment);
+
+  // Whether our code is ready, for the leader to read once our sshd is up
+  // (so it is there before the leader can look).
+  cluster::Outcome readiness;
+  if (o.code_failure && o.code_failure->failure) {
+    readiness = {o.code_failure->exit_code, o.code_failure->failure->error_class,
+                 o.code_failure->failure->message};
+    log::error("The code is not ready on this host ({}); telling the leader", readiness.error_class);
+  }
+  if (auto error = platform::write_file_atomically(readiness_file, cluster::to_text(readiness), 0644)) {
+    log::warning("could not publish this host's readiness: {}", *error);
+  }
 
   auto listening = listen_for_heartbeats(l, o);
   if (const int* code = std::get_if<int>(&listening)) return *code;
@@ -371,6 +443,10 @@ int run_worker(const Loaded& l, const ClusterOptions& o) {
   int code = 0;
   if (stop_signal != 0) {
     code = stopped(l, o, stop_signal, "waiting for the leader's outcome");
+  } else if (o.code_failure) {
+    // Our own failure, whatever the leader made of it.
+    if (outcome) log::info("The leader reported: {}", outcome->message);
+    code = report_job(l, *o.code_failure);
   } else if (!outcome) {
     const auto lost = leader_watch.lost();
     code = fail(l, o, kClusterError, kExitClusterFailed,
@@ -396,7 +472,50 @@ int run_worker(const Loaded& l, const ClusterOptions& o) {
 // ---- node (torchrun, xla) -----------------------------------------------------
 
 int run_node(const Loaded& l, const ClusterOptions& o) {
+  const auto& p = l.plan;
+  StopWatch stops;
   if (auto code = wait_for_names(l, o)) return *code;
+  if (const int s = stops.check()) return stopped(l, o, s, "resolving host names");
+
+  // Every host says on its heartbeat port whether its code is ready; no host
+  // starts its part of the job before every other has said it is (a start
+  // barrier), and none starts when one is not.
+  cluster::Outcome readiness;
+  if (o.code_failure && o.code_failure->failure) {
+    readiness = {o.code_failure->exit_code, o.code_failure->failure->error_class,
+                 o.code_failure->failure->message};
+    log::error("The code is not ready on this host ({}); telling the other hosts", readiness.error_class);
+  }
+  auto listener = cluster::HeartbeatListener::start(o.heartbeat_port, cluster::to_text(readiness));
+  if (auto* error = std::get_if<std::string>(&listener))
+    return fail(l, o, kClusterError, kExitClusterFailed, *error);
+
+  const std::vector<std::string> peers = others(p);
+  const auto wait_started = Clock::now();
+  log::info("Waiting for the other {} hosts to be ready", peers.size());
+  cluster::WaitOptions wait;
+  wait.port = o.heartbeat_port;
+  wait.deadline = wait_started + o.peer_timeout;
+  wait.stop_requested = [&] { return stops.check() != 0; };
+  std::vector<cluster::PeerProblem> never;
+  const auto answers = cluster::wait_for_greetings(peers, wait, never);
+  if (const int s = stops.check()) return stopped(l, o, s, "waiting for the other hosts");
+  if (!never.empty()) {
+    return fail(l, o, kClusterError, kExitClusterFailed,
+                fmt::format("hosts never answered within {:.0f} s (--peer-timeout): {}",
+                            seconds_of(o.peer_timeout), cluster::describe(never)));
+  }
+  if (auto not_ready = code_not_ready(o, p.current_host, answers)) {
+    log::error("Not starting the job: {}", not_ready->failure->message);
+    const int code = report_job(l, *not_ready);
+    // Every other host is in its own wait now (we have read its answer, and
+    // it listens only once it waits) and retries us at least every second:
+    // keep answering a little longer, so that each reads us before we go.
+    pollfd stop{stops.fd(), POLLIN, 0};
+    (void)::poll(&stop, 1, static_cast<int>(kLinger.count()));
+    return code;
+  }
+  log::info("Every host is ready ({:.3f} s)", seconds_since(wait_started));
   return run_plan(l, {.term_grace = o.term_grace, .invocation = o.invocation});
 }
 

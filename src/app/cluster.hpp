@@ -2,11 +2,14 @@
 // SPEC.md section 2):
 //
 //   leader  DNS wait -> sshd -> every worker's sshd up -> our key opens a
-//           session on each -> the job, with a heartbeat on the workers ->
+//           session on each, which reads the worker's readiness (its code
+//           installed, or why not) -> the job, with a heartbeat on the
+//           workers (no job when a host's code is not ready) ->
 //           the outcome to every worker (/tmp/done.<leader>) -> the files ->
 //           workers gone (at most 10 s) -> exit
 //   worker  stale outcome removed -> DNS wait -> the leader's sshd up ->
-//           /etc/environment block -> sshd -> wait for the outcome while
+//           /etc/environment block -> readiness published -> sshd -> wait
+//           for the outcome while
 //           watching the leader -> the files -> exit with the leader's code
 //   node    (torchrun, xla) DNS wait -> the job on this host -> exit
 //
@@ -14,9 +17,11 @@
 #pragma once
 
 #include <chrono>
+#include <optional>
 #include <string>
 
 #include "app/load.hpp"
+#include "app/run.hpp"
 
 namespace smlaunch::app {
 
@@ -33,6 +38,12 @@ struct ClusterOptions {
   std::chrono::milliseconds lost_after{10'000};   // no answer that long: the host is lost
   std::chrono::milliseconds deliver_timeout{5'000};  // the outcome to one worker
   std::chrono::milliseconds leave_timeout{10'000};   // workers gone after the outcome
+  std::chrono::milliseconds read_timeout{10'000};    // a worker's readiness, session included
+  /// Why this host's code is not ready (its fetch or install failed): the
+  /// host still joins the cluster so that the whole job fails at once with
+  /// its name, rather than the others waiting --peer-timeout for it; it then
+  /// exits with this failure.
+  std::optional<JobReport> code_failure;
 };
 
 /// The leader of an MPI/SMDDP job. Returns smlaunch's exit code.

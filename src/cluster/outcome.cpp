@@ -22,6 +22,12 @@ std::string outcome_path(std::string_view dir, std::string_view leader) {
   return path + "done." + std::string(leader);
 }
 
+std::string readiness_path(std::string_view dir, std::string_view host) {
+  std::string path(dir);
+  if (path.empty() || path.back() != '/') path += '/';
+  return path + "smlaunch-ready." + std::string(host);
+}
+
 std::string to_text(const Outcome& outcome) {
   nlohmann::ordered_json j;
   j["exit_code"] = outcome.exit_code;

@@ -26,6 +26,13 @@ struct Outcome {
 /// "/tmp/done.algo-1" for leader "algo-1" (dir "/tmp").
 [[nodiscard]] std::string outcome_path(std::string_view dir, std::string_view leader);
 
+/// "/tmp/smlaunch-ready.algo-2" for host "algo-2" (dir "/tmp"): where a
+/// worker of a multi-host job publishes, before its sshd starts, whether its
+/// code is ready (an Outcome: exit code 0) or why not (the install's
+/// failure). The leader reads it over SSH before it starts the job, so a
+/// host whose install failed fails the job at once, named.
+[[nodiscard]] std::string readiness_path(std::string_view dir, std::string_view host);
+
 /// The file's content for `outcome` (one line of JSON, ending in '\n').
 [[nodiscard]] std::string to_text(const Outcome& outcome);
 

@@ -11,14 +11,14 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
-#include <cerrno>
-#include <cstring>
-
 #include <algorithm>
+#include <cerrno>
 #include <condition_variable>
+#include <cstring>
 #include <optional>
 
 #include "net/reach.hpp"
+#include "smlaunch/plan.hpp"
 
 namespace smlaunch::cluster {
 namespace {
@@ -50,7 +50,14 @@ std::string describe(const std::vector<PeerProblem>& problems) {
   return text;
 }
 
-std::vector<PeerProblem> wait_for_sshd(const std::vector<std::string>& hosts, const WaitOptions& options) {
+namespace {
+
+// Probes every host (probe(i, timeout): nullopt when host i is up, else why
+// not) until each is up, the deadline passes or a stop is requested, with
+// the per-host backoff described at wait_for_sshd().
+std::vector<PeerProblem> wait_for_each(
+    const std::vector<std::string>& hosts, const WaitOptions& options,
+    const std::function<std::optional<std::string>(std::size_t, std::chrono::milliseconds)>& probe) {
   std::mutex mutex;
   std::condition_variable changed;
   std::vector<std::optional<std::string>> last_failure(hosts.size(), std::string("not probed yet"));
@@ -66,7 +73,7 @@ std::vector<PeerProblem> wait_for_sshd(const std::vector<std::string>& hosts, co
         const auto now = Clock::now();
         if (now >= options.deadline) return;
         const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(options.deadline - now);
-        const auto failure = ssh::handshake({hosts[i], options.port}, std::min(options.probe_timeout, left));
+        auto failure = probe(i, std::min(options.probe_timeout, left));
         std::unique_lock lock(mutex);
         if (!failure) {
           last_failure[i].reset();
@@ -74,7 +81,7 @@ std::vector<PeerProblem> wait_for_sshd(const std::vector<std::string>& hosts, co
           changed.notify_all();
           return;
         }
-        last_failure[i] = failure->message;
+        last_failure[i] = std::move(*failure);
         changed.wait_for(lock, backoff, [&] { return stop.load(); });
         // A quick failure (refused: the host is there, its sshd not yet) is
         // cheap for the peer: retry often. Slow ones (timeouts) back off to
@@ -125,6 +132,33 @@ std::vector<PeerProblem> wait_for_sshd(const std::vector<std::string>& hosts, co
   return collect(hosts, last_failure);
 }
 
+}  // namespace
+
+std::vector<PeerProblem> wait_for_sshd(const std::vector<std::string>& hosts, const WaitOptions& options) {
+  return wait_for_each(hosts, options, [&](std::size_t i, std::chrono::milliseconds timeout) {
+    auto failure = ssh::handshake({hosts[i], options.port}, timeout);
+    return failure ? std::optional<std::string>(std::move(failure->message)) : std::nullopt;
+  });
+}
+
+std::vector<RemoteFile> wait_for_greetings(const std::vector<std::string>& hosts, const WaitOptions& options,
+                                           std::vector<PeerProblem>& never) {
+  std::vector<std::string> texts(hosts.size());
+  never = wait_for_each(hosts, options, [&](std::size_t i, std::chrono::milliseconds timeout) {
+    auto greeting = net::read_greeting(hosts[i], options.port, timeout);
+    if (!greeting.probe.up()) return std::optional<std::string>(std::move(greeting.probe.detail));
+    texts[i] = std::move(greeting.text);
+    return std::optional<std::string>();
+  });
+  std::vector<RemoteFile> answers;
+  for (std::size_t i = 0; i < hosts.size(); ++i) {
+    if (std::none_of(never.begin(), never.end(), [&](const auto& p) { return p.host == hosts[i]; })) {
+      answers.push_back({hosts[i], std::move(texts[i])});
+    }
+  }
+  return answers;
+}
+
 std::vector<PeerProblem> verify_sessions(const std::vector<std::string>& hosts, int port,
                                          const ssh::SessionOptions& options) {
   std::vector<std::optional<std::string>> failures(hosts.size());
@@ -133,6 +167,47 @@ std::vector<PeerProblem> verify_sessions(const std::vector<std::string>& hosts, 
     if (auto* failure = std::get_if<ssh::Failure>(&session)) failures[i] = failure->message;
   });
   return collect(hosts, failures);
+}
+
+std::vector<RemoteFile> verify_sessions_reading(
+    const std::vector<std::string>& hosts, int port, const ssh::SessionOptions& options,
+    const std::function<std::string(const std::string& host)>& path_of, std::chrono::milliseconds per_host,
+    std::vector<PeerProblem>& problems) {
+  std::vector<std::optional<std::string>> failures(hosts.size());
+  std::vector<std::string> contents(hosts.size());
+  std::vector<std::string> paths;
+  paths.reserve(hosts.size());
+  for (const auto& h : hosts) paths.push_back(path_of(h));
+  for_each_concurrently(hosts.size(), [&](std::size_t i) {
+    ssh::SessionOptions bounded = options;
+    bounded.connect_timeout = std::min(options.connect_timeout, per_host);
+    const auto started = Clock::now();
+    auto session = ssh::Session::open({hosts[i], port}, bounded);
+    if (auto* failure = std::get_if<ssh::Failure>(&session)) {
+      failures[i] = failure->message;
+      return;
+    }
+    const auto used = std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now() - started);
+    const auto left = std::max(per_host - used, std::chrono::milliseconds(100));
+    // A missing file is not an error (an older launcher publishes nothing);
+    // any other failure to read it is.
+    const std::string quoted = plan::shell_quote(paths[i]);
+    auto ran = std::get<ssh::Session>(session).exec(fmt::format("if [ -e {0} ]; then cat -- {0}; fi", quoted),
+                                                    {}, left);
+    if (auto* failure = std::get_if<ssh::Failure>(&ran)) {
+      failures[i] = failure->message;
+    } else if (auto& result = std::get<ssh::ExecResult>(ran); result.exit_status != 0) {
+      failures[i] = fmt::format("cannot read {} (exit status {})", paths[i], result.exit_status);
+    } else {
+      contents[i] = std::move(result.output);
+    }
+  });
+  problems = collect(hosts, failures);
+  std::vector<RemoteFile> files;
+  for (std::size_t i = 0; i < hosts.size(); ++i) {
+    if (!failures[i]) files.push_back({hosts[i], std::move(contents[i])});
+  }
+  return files;
 }
 
 std::vector<PeerProblem> deliver_file(const std::vector<std::string>& hosts, int port,
@@ -189,7 +264,8 @@ std::vector<std::string> wait_until_gone(const std::vector<std::string>& hosts, 
 
 // ---- HeartbeatListener ------------------------------------------------------
 
-std::variant<std::unique_ptr<HeartbeatListener>, std::string> HeartbeatListener::start(int port) {
+std::variant<std::unique_ptr<HeartbeatListener>, std::string> HeartbeatListener::start(int port,
+                                                                                       std::string greeting) {
   std::vector<platform::Fd> sockets;
   const auto listen_on = [&](int family) -> std::string {
     platform::Fd fd(::socket(family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0));
@@ -221,11 +297,16 @@ std::variant<std::unique_ptr<HeartbeatListener>, std::string> HeartbeatListener:
   (void)listen_on(AF_INET6);  // optional: hosts without IPv6 are fine
   platform::Fd stop(::eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK));
   if (!stop) return fmt::format("heartbeat port {}: eventfd: {}", port, std::strerror(errno));
-  return std::unique_ptr<HeartbeatListener>(new HeartbeatListener(std::move(sockets), std::move(stop)));
+  return std::unique_ptr<HeartbeatListener>(
+      new HeartbeatListener(std::move(sockets), std::move(stop), std::move(greeting)));
 }
 
-HeartbeatListener::HeartbeatListener(std::vector<platform::Fd> sockets, platform::Fd stop)
-    : sockets_(std::move(sockets)), stop_(std::move(stop)), thread_([this] { serve(); }) {}
+HeartbeatListener::HeartbeatListener(std::vector<platform::Fd> sockets, platform::Fd stop,
+                                     std::string greeting)
+    : sockets_(std::move(sockets)),
+      stop_(std::move(stop)),
+      greeting_(std::move(greeting)),
+      thread_([this] { serve(); }) {}
 
 HeartbeatListener::~HeartbeatListener() {
   const std::uint64_t one = 1;
@@ -241,10 +322,15 @@ void HeartbeatListener::serve() {
     if ((fds[0].revents & POLLIN) != 0) return;
     for (std::size_t i = 1; i < fds.size(); ++i) {
       if ((fds[i].revents & POLLIN) == 0) continue;
-      // Drain the queue: accept and close (the probe only needs the handshake).
+      // Drain the queue: accept, greet and close (a heartbeat probe only
+      // needs the handshake). The greeting is small: it fits in the new
+      // socket's send buffer, so the send never blocks; a probe that has
+      // closed already just makes it fail.
       while (true) {
-        const int conn = ::accept4(fds[i].fd, nullptr, nullptr, SOCK_CLOEXEC);
+        const int conn = ::accept4(fds[i].fd, nullptr, nullptr, SOCK_CLOEXEC | SOCK_NONBLOCK);
         if (conn < 0) break;
+        if (!greeting_.empty())
+          (void)::send(conn, greeting_.data(), greeting_.size(), MSG_NOSIGNAL | MSG_DONTWAIT);
         ::close(conn);
       }
     }

@@ -59,6 +59,30 @@ struct WaitOptions {
 [[nodiscard]] std::vector<PeerProblem> verify_sessions(const std::vector<std::string>& hosts, int port,
                                                        const ssh::SessionOptions& options);
 
+/// What verify_sessions_reading() found on one host.
+struct RemoteFile {
+  std::string host;
+  std::string content;  // empty when the file does not exist there
+};
+
+/// verify_sessions(), and on each session reads the file `path_of(host)`
+/// (`cat`, bounded by `per_host`, at most 64 KiB): the key works, and what
+/// each host published is known. Hosts where the session or the read failed
+/// go to `problems`; the others' contents are returned in input order.
+[[nodiscard]] std::vector<RemoteFile> verify_sessions_reading(
+    const std::vector<std::string>& hosts, int port, const ssh::SessionOptions& options,
+    const std::function<std::string(const std::string& host)>& path_of, std::chrono::milliseconds per_host,
+    std::vector<PeerProblem>& problems);
+
+/// wait_for_sshd() for the hosts' HeartbeatListeners (options.port: their
+/// heartbeat port): reads each one's greeting, retrying the hosts not
+/// listening yet. Returns the greetings in input order; the hosts never
+/// answered go to `never`. Unauthenticated: a greeting may say a host is not
+/// ready, never make this host run anything.
+[[nodiscard]] std::vector<RemoteFile> wait_for_greetings(const std::vector<std::string>& hosts,
+                                                         const WaitOptions& options,
+                                                         std::vector<PeerProblem>& never);
+
 /// Writes `content` to `path` on every host over SSH, concurrently, each
 /// bounded by `per_host`. Returns the hosts where it failed.
 [[nodiscard]] std::vector<PeerProblem> deliver_file(const std::vector<std::string>& hosts, int port,
@@ -89,18 +113,22 @@ inline constexpr int kHeartbeatPort = 7786;
 /// smlaunch exits, probes are refused at once.
 class HeartbeatListener {
  public:
-  /// Listens on every IPv4 (and, when available, IPv6) address at `port`.
-  [[nodiscard]] static std::variant<std::unique_ptr<HeartbeatListener>, std::string> start(int port);
+  /// Listens on every IPv4 (and, when available, IPv6) address at `port`;
+  /// sends `greeting` (at most a few KiB: this host's readiness, see
+  /// wait_for_greetings()) on every connection before closing it.
+  [[nodiscard]] static std::variant<std::unique_ptr<HeartbeatListener>, std::string> start(
+      int port, std::string greeting = {});
   HeartbeatListener(const HeartbeatListener&) = delete;
   HeartbeatListener& operator=(const HeartbeatListener&) = delete;
   ~HeartbeatListener();  // stops answering (probes are then refused)
 
  private:
-  HeartbeatListener(std::vector<platform::Fd> sockets, platform::Fd stop);
+  HeartbeatListener(std::vector<platform::Fd> sockets, platform::Fd stop, std::string greeting);
   void serve();
 
   std::vector<platform::Fd> sockets_;
   platform::Fd stop_;
+  std::string greeting_;
   std::thread thread_;
 };
 

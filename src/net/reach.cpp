@@ -40,6 +40,7 @@
 #include <netinet/in.h>
 #include <poll.h>
 #include <sys/socket.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <array>
@@ -241,14 +242,18 @@ void close_abortively(platform::Fd& fd) {
 }
 
 // One connect attempt to `address` that ends by `deadline`. Returns the
-// errno-style outcome: 0 connected, ETIMEDOUT for no answer in time.
-int connect_once(const Address& address, Clock::time_point deadline) {
+// errno-style outcome: 0 connected, ETIMEDOUT for no answer in time. A
+// connection is handed to `keep` when given, else closed at once.
+int connect_once(const Address& address, Clock::time_point deadline, platform::Fd* keep = nullptr) {
   platform::Fd fd(::socket(address.storage.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0));
   if (!fd) return errno;
   // sockaddr_storage -> sockaddr is the socket API's own idiom.
   const auto* sa = reinterpret_cast<const sockaddr*>(&address.storage);
   if (::connect(fd.get(), sa, address.length) == 0) {
-    close_abortively(fd);
+    if (keep != nullptr)
+      *keep = std::move(fd);
+    else
+      close_abortively(fd);
     return 0;
   }
   if (errno != EINPROGRESS && errno != EINTR) return errno;
@@ -263,7 +268,10 @@ int connect_once(const Address& address, Clock::time_point deadline) {
     int error = 0;
     socklen_t length = sizeof error;
     if (::getsockopt(fd.get(), SOL_SOCKET, SO_ERROR, &error, &length) != 0) return errno;
-    if (error == 0) close_abortively(fd);
+    if (error == 0 && keep != nullptr)
+      *keep = std::move(fd);
+    else if (error == 0)
+      close_abortively(fd);
     return error;
   }
 }
@@ -314,8 +322,11 @@ std::variant<std::vector<std::string>, ResolveError> resolve(const std::string& 
   return hosts;
 }
 
-ProbeResult tcp_probe(const std::string& host, int port, milliseconds timeout) {
-  const auto deadline = Clock::now() + timeout;
+namespace {
+
+// tcp_probe(), handing a connection to `keep` when given.
+ProbeResult connect_to(const std::string& host, int port, milliseconds timeout, Clock::time_point deadline,
+                       platform::Fd* keep) {
   if (port <= 0 || port > kMaxPort)
     return {Reach::kUnreachable, fmt::format("port {} is out of range", port)};
 
@@ -336,11 +347,55 @@ ProbeResult tcp_probe(const std::string& host, int port, milliseconds timeout) {
     // one gets all of it.
     const auto share = (deadline - now) / static_cast<long>(addresses.size() - i);
     set_port(addresses[i], port);
-    ProbeResult result = classify(connect_once(addresses[i], now + share), timeout);
+    ProbeResult result = classify(connect_once(addresses[i], now + share, keep), timeout);
     if (result.up()) return result;
     if (rank(result.reach) > rank(best.reach)) best = std::move(result);
   }
   return best;
+}
+
+}  // namespace
+
+ProbeResult tcp_probe(const std::string& host, int port, milliseconds timeout) {
+  return connect_to(host, port, timeout, Clock::now() + timeout, nullptr);
+}
+
+Greeting read_greeting(const std::string& host, int port, milliseconds timeout, std::size_t limit) {
+  const auto deadline = Clock::now() + timeout;
+  platform::Fd fd;
+  Greeting greeting{connect_to(host, port, timeout, deadline, &fd), {}};
+  if (!greeting.probe.up()) return greeting;
+  std::array<char, 4096> buffer{};
+  for (;;) {
+    const auto left = std::chrono::ceil<milliseconds>(deadline - Clock::now());
+    if (left.count() <= 0) {
+      greeting.probe = {Reach::kUnreachable,
+                        "connected, but the answer did not end within " + seconds_text(timeout)};
+      break;
+    }
+    pollfd p{fd.get(), POLLIN, 0};
+    const int ready = ::poll(&p, 1, static_cast<int>(std::min<long long>(left.count(), 1'000'000)));
+    if (ready < 0 && errno == EINTR) continue;
+    if (ready < 0) {
+      greeting.probe = {Reach::kUnreachable, errno_text(errno)};
+      break;
+    }
+    if (ready == 0) continue;
+    const ssize_t n = ::read(fd.get(), buffer.data(), buffer.size());
+    if (n < 0 && (errno == EINTR || errno == EAGAIN)) continue;
+    if (n < 0) {
+      greeting.probe = {Reach::kUnreachable, "reading the answer: " + errno_text(errno)};
+      break;
+    }
+    if (n == 0) break;  // the server closed: the answer is complete
+    if (greeting.text.size() + static_cast<std::size_t>(n) > limit) {
+      greeting.probe = {Reach::kUnreachable, fmt::format("the answer is longer than {} bytes", limit)};
+      break;
+    }
+    greeting.text.append(buffer.data(), static_cast<std::size_t>(n));
+  }
+  if (!greeting.probe.up()) greeting.text.clear();
+  return greeting;
 }
 
 std::vector<std::string> wait_for_names(const std::vector<std::string>& hosts, milliseconds budget,

@@ -49,6 +49,17 @@ struct ProbeResult {
 /// One TCP connect to host:port (non-blocking connect + poll), closed at once.
 [[nodiscard]] ProbeResult tcp_probe(const std::string& host, int port, std::chrono::milliseconds timeout);
 
+/// What a server said on connecting: read_greeting().
+struct Greeting {
+  ProbeResult probe;  // up(): connected and read the whole answer
+  std::string text;   // everything the server sent before closing
+};
+
+/// Connects to host:port and reads what the server sends until it closes the
+/// connection (at most `limit` bytes), all within `timeout`.
+[[nodiscard]] Greeting read_greeting(const std::string& host, int port, std::chrono::milliseconds timeout,
+                                     std::size_t limit = 64 * 1024);
+
 /// Resolves every name in `hosts` concurrently, retrying each unresolved one
 /// (backoff from 100 ms, capped at 1 s) until all resolve or `budget` has
 /// passed. `progress(resolved, total)` is called (from the calling thread)

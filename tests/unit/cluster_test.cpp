@@ -136,3 +136,77 @@ TEST(HeartbeatListener, AnswersProbesWhileItLivesAndIsRefusedAfter) {
 
 }  // namespace
 }  // namespace smlaunch::cluster
+
+namespace smlaunch::cluster {
+namespace {
+
+std::unique_ptr<HeartbeatListener> listen_greeting(int port, std::string greeting) {
+  auto started = HeartbeatListener::start(port, std::move(greeting));
+  if (auto* error = std::get_if<std::string>(&started)) {
+    ADD_FAILURE() << *error;
+    return nullptr;
+  }
+  return std::move(std::get<std::unique_ptr<HeartbeatListener>>(started));
+}
+
+TEST(HeartbeatListener, GreetsEveryConnectionWithItsReadiness) {
+  const int port = test::unused_port();
+  const std::string text = to_text(Outcome{1, "InstallRequirementsError", "ERROR: No matching distribution"});
+  auto listener = listen_greeting(port, text);
+  ASSERT_TRUE(listener);
+  for (int i = 0; i < 20; ++i) {
+    const auto greeting = net::read_greeting("127.0.0.1", port, 2s);
+    ASSERT_TRUE(greeting.probe.up()) << greeting.probe.detail;
+    EXPECT_EQ(greeting.text, text);
+  }
+  // Plain heartbeat probes still work beside it.
+  EXPECT_TRUE(net::tcp_probe("127.0.0.1", port, 1s).up());
+}
+
+TEST(ReadGreeting, BoundsAServerThatNeverClosesAndOneThatSaysTooMuch) {
+  // Accepted by the kernel, never answered nor closed: bounded by the timeout.
+  TcpListener silent(TcpListener::Accepting::kNever, 4);
+  const auto started = Clock::now();
+  const auto greeting = net::read_greeting("127.0.0.1", silent.port(), 300ms);
+  EXPECT_FALSE(greeting.probe.up());
+  EXPECT_NE(greeting.probe.detail.find("did not end within"), std::string::npos) << greeting.probe.detail;
+  EXPECT_LT(Clock::now() - started, 3s);
+
+  const int port = test::unused_port();
+  auto listener = listen_greeting(port, std::string(3000, 'x'));
+  ASSERT_TRUE(listener);
+  const auto big = net::read_greeting("127.0.0.1", port, 2s, 1000);
+  EXPECT_FALSE(big.probe.up());
+  EXPECT_TRUE(big.text.empty());
+  EXPECT_NE(big.probe.detail.find("longer than 1000 bytes"), std::string::npos) << big.probe.detail;
+
+  EXPECT_EQ(net::read_greeting("127.0.0.1", test::unused_port(), 1s).probe.reach, net::Reach::kRefused);
+}
+
+TEST(Peers, WaitForGreetingsWaitsForAHostThatStartsListeningLate) {
+  const int port = test::unused_port();
+  WaitOptions options;
+  options.port = port;
+  options.deadline = Clock::now() + 20s;  // a hang guard
+  std::unique_ptr<HeartbeatListener> late;
+  std::jthread starter([&] {
+    std::this_thread::sleep_for(300ms);
+    late = listen_greeting(port, "ready\n");
+  });
+  std::vector<PeerProblem> never;
+  const auto answers = wait_for_greetings({"127.0.0.1"}, options, never);
+  EXPECT_TRUE(never.empty()) << describe(never);
+  ASSERT_EQ(answers.size(), 1u);
+  EXPECT_EQ(answers[0].host, "127.0.0.1");
+  EXPECT_EQ(answers[0].content, "ready\n");
+
+  // Nobody ever listens: named at the deadline.
+  options.port = test::unused_port();
+  options.deadline = Clock::now() + 300ms;
+  EXPECT_TRUE(wait_for_greetings({"127.0.0.1"}, options, never).empty());
+  ASSERT_EQ(never.size(), 1u);
+  EXPECT_NE(never[0].why.find("refused"), std::string::npos) << never[0].why;
+}
+
+}  // namespace
+}  // namespace smlaunch::cluster

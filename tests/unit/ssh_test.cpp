@@ -24,6 +24,7 @@
 #include <thread>
 #include <vector>
 
+#include "cluster/peers.hpp"
 #include "platform/fd.hpp"
 #include "platform/subprocess.hpp"
 #include "ssh/client.hpp"
@@ -334,6 +335,47 @@ TEST_F(SshSession, WriteFileFailureNamesThePathAndLeavesNothing) {
   const auto relative = session_->write_file("relative/file", "x", milliseconds{5'000});
   ASSERT_TRUE(relative);
   EXPECT_NE(relative->message.find("not an absolute path"), std::string::npos);
+}
+
+TEST_F(SshSession, VerifySessionsReadingReadsThePublishedFileOrNothing) {
+  // The leader's readiness check: one session per host reads a file there.
+  const std::string path = server_.dir().write("ready dir/it's ready.algo-2", "{\"exit_code\":1}\n", 0644);
+  const auto port = server_.endpoint().port;
+  std::vector<cluster::PeerProblem> problems;
+  auto files = cluster::verify_sessions_reading(
+      {"127.0.0.1"}, port, server_.session_options(), [&](const std::string&) { return path; },
+      milliseconds{5'000}, problems);
+  EXPECT_TRUE(problems.empty()) << cluster::describe(problems);
+  ASSERT_EQ(files.size(), 1U);
+  EXPECT_EQ(files[0].host, "127.0.0.1");
+  EXPECT_EQ(files[0].content, "{\"exit_code\":1}\n");
+
+  // A file that is not there reads as empty (nothing published).
+  files = cluster::verify_sessions_reading(
+      {"127.0.0.1"}, port, server_.session_options(), [&](const std::string&) { return path + ".missing"; },
+      milliseconds{5'000}, problems);
+  EXPECT_TRUE(problems.empty()) << cluster::describe(problems);
+  ASSERT_EQ(files.size(), 1U);
+  EXPECT_EQ(files[0].content, "");
+
+  // A file that cannot be read (a directory) is a problem, named.
+  files = cluster::verify_sessions_reading(
+      {"127.0.0.1"}, port, server_.session_options(),
+      [&](const std::string&) { return server_.dir().path(); }, milliseconds{5'000}, problems);
+  EXPECT_TRUE(files.empty());
+  ASSERT_EQ(problems.size(), 1U);
+  EXPECT_NE(problems[0].why.find("cannot read " + server_.dir().path()), std::string::npos)
+      << problems[0].why;
+
+  // A host without sshd is a problem too, within the per-host bound.
+  const auto started = Clock::now();
+  files = cluster::verify_sessions_reading(
+      {"127.0.0.1"}, test::unused_port(), server_.session_options(), [&](const std::string&) { return path; },
+      milliseconds{2'000}, problems);
+  EXPECT_TRUE(files.empty());
+  ASSERT_EQ(problems.size(), 1U);
+  EXPECT_EQ(problems[0].host, "127.0.0.1");
+  EXPECT_LT(since(started), milliseconds{2'000} + kSlack);
 }
 
 TEST(SshAuth, RefusedKeyIsAPermanentAuthDenial) {
