@@ -124,7 +124,9 @@ JobReport run_job(const Loaded& l, const RunOptions& options) {
   // 1. A command entry point runs directly: it must be executable.
   if (p.entry_type == plan::EntryPointType::Command && !l.inputs.user_command && !p.argv.empty()) {
     const std::string file = l.paths.code + "/" + l.env.user_entry_point.as_str();
-    if (!platform::make_executable(file)) log::warning("could not make {} executable", file);
+    if (auto error = platform::make_executable_within(file, l.paths.code)) {
+      log::warning("could not make the entry point executable: {}", *error);
+    }
   }
 
   // 2. Output: split into lines, shown (rank tags naming each rank's host)

@@ -106,9 +106,19 @@ std::optional<std::string> write_file_atomically(const std::string& path, std::s
   return std::nullopt;
 }
 
-bool make_executable(const std::string& path) {
+std::optional<std::string> make_executable_within(const std::string& path, const std::string& root) {
   constexpr mode_t kExecutableMode = 0755;
-  return ::chmod(path.c_str(), kExecutableMode) == 0;
+  std::error_code ec;
+  const auto real = std::filesystem::canonical(path, ec);
+  if (ec) return path + ": " + ec.message();
+  const auto real_root = std::filesystem::canonical(root, ec);
+  if (ec) return root + ": " + ec.message();
+  const auto inside = real.lexically_relative(real_root);
+  if (inside.empty() || *inside.begin() == "..") {
+    return path + " resolves to " + real.string() + ", outside " + real_root.string();
+  }
+  if (::chmod(real.c_str(), kExecutableMode) != 0) return path + ": " + std::strerror(errno);
+  return std::nullopt;
 }
 
 bool path_exists(const std::string& path) {

@@ -38,8 +38,13 @@ bool write_file(const std::string& path, std::string_view content);
 [[nodiscard]] std::optional<std::string> write_file_atomically(const std::string& path,
                                                                std::string_view content, ::mode_t mode);
 
-/// Adds execute permission: mode 0755 (never world-writable). False on error.
-bool make_executable(const std::string& path);
+/// Sets mode 0755 (never world-writable) on `path`, which must be inside
+/// the directory `root` once symlinks are resolved: an entry point that
+/// links out of the code directory (train.sh -> /etc/shadow) is refused, not
+/// followed. Returns nullopt, or why not ("<path> resolves to /etc/shadow,
+/// outside /opt/ml/code", or the errno text).
+[[nodiscard]] std::optional<std::string> make_executable_within(const std::string& path,
+                                                                const std::string& root);
 
 /// True when `path` exists (any type; symlinks followed).
 [[nodiscard]] bool path_exists(const std::string& path);
