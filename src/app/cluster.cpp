@@ -272,10 +272,12 @@ int run_leader(const Loaded& l, const ClusterOptions& o) {
   // Our key must open a session on each (mpirun needs it, and a refused key
   // will not fix itself); on it, each worker's readiness is read.
   std::vector<cluster::PeerProblem> refused;
-  const auto published = cluster::verify_sessions_reading(
-      workers, o.ssh_port, {},
-      [&](const std::string& host) { return cluster::readiness_path(o.outcome_dir, host); }, o.read_timeout,
-      refused);
+  auto sessions = cluster::Sessions::open(workers, o.ssh_port, {}, o.read_timeout, refused);
+  std::vector<cluster::PeerProblem> unread;
+  const auto published =
+      sessions.read([&](const std::string& host) { return cluster::readiness_path(o.outcome_dir, host); },
+                    o.read_timeout, unread);
+  refused.insert(refused.end(), unread.begin(), unread.end());
   if (!refused.empty()) {
     return fail(l, o, kClusterError, kExitClusterFailed,
                 "cannot log in to workers over SSH: " + cluster::describe(refused));
@@ -320,8 +322,8 @@ int run_leader(const Loaded& l, const ClusterOptions& o) {
     if (std::none_of(lost.begin(), lost.end(), [&](const auto& x) { return x.host == w; })) recipients.push_back(w);
   }
   log::info("Writing the job's outcome to {} workers", recipients.size());
-  const auto undelivered = cluster::deliver_file(recipients, o.ssh_port, {}, cluster::outcome_path(o.outcome_dir, p.current_host),
-                                                 cluster::to_text(outcome), o.deliver_timeout);
+  const auto undelivered = sessions.write(recipients, cluster::outcome_path(o.outcome_dir, p.current_host),
+                                          cluster::to_text(outcome), o.deliver_timeout);
   if (!undelivered.empty()) log::warning("Could not tell the outcome to {}", cluster::describe(undelivered));
   log::info("Outcome delivered ({:.3f} s)", seconds_since(deliver_started));
 

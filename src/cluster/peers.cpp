@@ -159,73 +159,109 @@ std::vector<RemoteFile> wait_for_greetings(const std::vector<std::string>& hosts
   return answers;
 }
 
-std::vector<PeerProblem> verify_sessions(const std::vector<std::string>& hosts, int port,
-                                         const ssh::SessionOptions& options) {
-  std::vector<std::optional<std::string>> failures(hosts.size());
-  for_each_concurrently(hosts.size(), [&](std::size_t i) {
-    auto session = ssh::Session::open({hosts[i], port}, options);
-    if (auto* failure = std::get_if<ssh::Failure>(&session)) failures[i] = failure->message;
-  });
-  return collect(hosts, failures);
+// ---- Sessions -----------------------------------------------------------------
+
+namespace {
+
+// A session to `host` within `per_host`, or why not.
+std::variant<ssh::Session, ssh::Failure> open_bounded(const std::string& host, int port,
+                                                      const ssh::SessionOptions& options,
+                                                      std::chrono::milliseconds per_host) {
+  ssh::SessionOptions bounded = options;
+  bounded.connect_timeout = std::min(options.connect_timeout, per_host);
+  return ssh::Session::open({host, port}, bounded);
 }
 
-std::vector<RemoteFile> verify_sessions_reading(
-    const std::vector<std::string>& hosts, int port, const ssh::SessionOptions& options,
-    const std::function<std::string(const std::string& host)>& path_of, std::chrono::milliseconds per_host,
-    std::vector<PeerProblem>& problems) {
+// What is left of `per_host` since `started`, never less than 100 ms.
+std::chrono::milliseconds left_of(std::chrono::milliseconds per_host, Clock::time_point started) {
+  const auto used = std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now() - started);
+  return std::max(per_host - used, std::chrono::milliseconds(100));
+}
+
+}  // namespace
+
+Sessions Sessions::open(const std::vector<std::string>& hosts, int port, const ssh::SessionOptions& options,
+                        std::chrono::milliseconds per_host, std::vector<PeerProblem>& problems) {
+  Sessions sessions(port, options);
+  sessions.hosts_.resize(hosts.size());
   std::vector<std::optional<std::string>> failures(hosts.size());
-  std::vector<std::string> contents(hosts.size());
-  std::vector<std::string> paths;
-  paths.reserve(hosts.size());
-  for (const auto& h : hosts) paths.push_back(path_of(h));
   for_each_concurrently(hosts.size(), [&](std::size_t i) {
-    ssh::SessionOptions bounded = options;
-    bounded.connect_timeout = std::min(options.connect_timeout, per_host);
-    const auto started = Clock::now();
-    auto session = ssh::Session::open({hosts[i], port}, bounded);
-    if (auto* failure = std::get_if<ssh::Failure>(&session)) {
-      failures[i] = failure->message;
-      return;
+    Host& h = sessions.hosts_[i];
+    h.name = hosts[i];
+    auto opened = open_bounded(hosts[i], port, options, per_host);
+    if (auto* failure = std::get_if<ssh::Failure>(&opened)) {
+      failures[i] = std::move(failure->message);
+    } else {
+      h.session.emplace(std::get<ssh::Session>(std::move(opened)));
     }
-    const auto used = std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now() - started);
-    const auto left = std::max(per_host - used, std::chrono::milliseconds(100));
+  });
+  problems = collect(hosts, failures);
+  return sessions;
+}
+
+std::vector<RemoteFile> Sessions::read(const std::function<std::string(const std::string& host)>& path_of,
+                                       std::chrono::milliseconds per_host,
+                                       std::vector<PeerProblem>& problems) {
+  std::vector<std::string> names;
+  std::vector<std::string> paths;
+  for (const auto& h : hosts_) {
+    names.push_back(h.name);
+    paths.push_back(path_of(h.name));
+  }
+  std::vector<std::optional<std::string>> failures(hosts_.size());
+  std::vector<std::string> contents(hosts_.size());
+  for_each_concurrently(hosts_.size(), [&](std::size_t i) {
+    if (!hosts_[i].session) return;  // already reported by open()
     // A missing file is not an error (an older launcher publishes nothing);
     // any other failure to read it is.
     const std::string quoted = plan::shell_quote(paths[i]);
-    auto ran = std::get<ssh::Session>(session).exec(fmt::format("if [ -e {0} ]; then cat -- {0}; fi", quoted),
-                                                    {}, left);
+    auto ran =
+        hosts_[i].session->exec(fmt::format("if [ -e {0} ]; then cat -- {0}; fi", quoted), {}, per_host);
     if (auto* failure = std::get_if<ssh::Failure>(&ran)) {
-      failures[i] = failure->message;
+      failures[i] = std::move(failure->message);
     } else if (auto& result = std::get<ssh::ExecResult>(ran); result.exit_status != 0) {
       failures[i] = fmt::format("cannot read {} (exit status {})", paths[i], result.exit_status);
     } else {
       contents[i] = std::move(result.output);
     }
   });
-  problems = collect(hosts, failures);
+  problems = collect(names, failures);
   std::vector<RemoteFile> files;
-  for (std::size_t i = 0; i < hosts.size(); ++i) {
-    if (!failures[i]) files.push_back({hosts[i], std::move(contents[i])});
+  for (std::size_t i = 0; i < hosts_.size(); ++i) {
+    if (hosts_[i].session && !failures[i]) files.push_back({hosts_[i].name, std::move(contents[i])});
   }
   return files;
 }
 
-std::vector<PeerProblem> deliver_file(const std::vector<std::string>& hosts, int port,
-                                      const ssh::SessionOptions& options, const std::string& path,
-                                      const std::string& content, std::chrono::milliseconds per_host) {
+std::vector<PeerProblem> Sessions::write(const std::vector<std::string>& hosts, const std::string& path,
+                                         const std::string& content, std::chrono::milliseconds per_host) {
   std::vector<std::optional<std::string>> failures(hosts.size());
   for_each_concurrently(hosts.size(), [&](std::size_t i) {
-    ssh::SessionOptions bounded = options;
-    bounded.connect_timeout = std::min(options.connect_timeout, per_host);
     const auto started = Clock::now();
-    auto session = ssh::Session::open({hosts[i], port}, bounded);
-    if (auto* failure = std::get_if<ssh::Failure>(&session)) {
-      failures[i] = failure->message;
+    auto known =
+        std::find_if(hosts_.begin(), hosts_.end(), [&](const Host& h) { return h.name == hosts[i]; });
+    std::optional<ssh::Session> fresh;
+    ssh::Session* session = known != hosts_.end() && known->session ? &*known->session : nullptr;
+    if (session != nullptr) {
+      auto failure = session->write_file(path, content, per_host);
+      if (!failure) return;
+      // Only a session gone stale (its connection dropped during the job) is
+      // worth a new one: not a command that ran and failed, nor a timeout
+      // that has used up the time.
+      if (failure->kind != ssh::FailureKind::kChannel) {
+        failures[i] = std::move(failure->message);
+        return;
+      }
+    }
+    auto opened = open_bounded(hosts[i], port_, options_, left_of(per_host, started));
+    if (auto* failure = std::get_if<ssh::Failure>(&opened)) {
+      failures[i] = std::move(failure->message);
       return;
     }
-    const auto used = std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now() - started);
-    const auto left = std::max(per_host - used, std::chrono::milliseconds(100));
-    if (auto failure = std::get<ssh::Session>(session).write_file(path, content, left)) failures[i] = failure->message;
+    fresh.emplace(std::get<ssh::Session>(std::move(opened)));
+    if (auto failure = fresh->write_file(path, content, left_of(per_host, started))) {
+      failures[i] = std::move(failure->message);
+    }
   });
   return collect(hosts, failures);
 }

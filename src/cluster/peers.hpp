@@ -6,12 +6,13 @@
 #pragma once
 
 #include <atomic>
-#include <condition_variable>
-#include <stop_token>
 #include <chrono>
+#include <condition_variable>
 #include <functional>
 #include <memory>
 #include <mutex>
+#include <optional>
+#include <stop_token>
 #include <string>
 #include <thread>
 #include <variant>
@@ -54,25 +55,58 @@ struct WaitOptions {
 [[nodiscard]] std::vector<PeerProblem> wait_for_sshd(const std::vector<std::string>& hosts,
                                                      const WaitOptions& options);
 
-/// Opens one authenticated session per host, concurrently, and closes it:
-/// the key works. Returns the hosts where it failed.
-[[nodiscard]] std::vector<PeerProblem> verify_sessions(const std::vector<std::string>& hosts, int port,
-                                                       const ssh::SessionOptions& options);
-
-/// What verify_sessions_reading() found on one host.
+/// What a host published, read by Sessions::read() or wait_for_greetings().
 struct RemoteFile {
   std::string host;
-  std::string content;  // empty when the file does not exist there
+  std::string content;  // empty when the host published nothing
 };
 
-/// verify_sessions(), and on each session reads the file `path_of(host)`
-/// (`cat`, bounded by `per_host`, at most 64 KiB): the key works, and what
-/// each host published is known. Hosts where the session or the read failed
-/// go to `problems`; the others' contents are returned in input order.
-[[nodiscard]] std::vector<RemoteFile> verify_sessions_reading(
-    const std::vector<std::string>& hosts, int port, const ssh::SessionOptions& options,
-    const std::function<std::string(const std::string& host)>& path_of, std::chrono::milliseconds per_host,
-    std::vector<PeerProblem>& problems);
+/// One authenticated SSH session per host, opened concurrently and kept.
+/// The leader opens them once its workers' sshd are up (its key works on
+/// each, as mpirun needs), reads each worker's readiness on them, and at the
+/// end writes the outcome on them: one key exchange and login per worker for
+/// the whole job, not one per use. A session that has gone stale meanwhile
+/// (the connection dropped during a long job) is opened again once.
+class Sessions {
+ public:
+  /// Opens a session to every host, each bounded by `per_host`. The hosts
+  /// where it failed go to `problems` (and have no session).
+  [[nodiscard]] static Sessions open(const std::vector<std::string>& hosts, int port,
+                                     const ssh::SessionOptions& options, std::chrono::milliseconds per_host,
+                                     std::vector<PeerProblem>& problems);
+
+  /// Reads the file `path_of(host)` on every host with a session (`cat`, at
+  /// most 64 KiB), concurrently, each bounded by `per_host`; a missing file
+  /// reads as empty. Hosts where the read failed go to `problems`; the
+  /// others' contents are returned in input order.
+  [[nodiscard]] std::vector<RemoteFile> read(
+      const std::function<std::string(const std::string& host)>& path_of, std::chrono::milliseconds per_host,
+      std::vector<PeerProblem>& problems);
+
+  /// Writes `content` to `path` (atomically, see ssh::Session::write_file)
+  /// on each of `hosts` (a subset of the hosts opened), concurrently, each
+  /// bounded by `per_host`. Returns the hosts where it failed.
+  [[nodiscard]] std::vector<PeerProblem> write(const std::vector<std::string>& hosts, const std::string& path,
+                                               const std::string& content,
+                                               std::chrono::milliseconds per_host);
+
+  Sessions(Sessions&&) noexcept = default;
+  Sessions& operator=(Sessions&&) noexcept = default;
+  Sessions(const Sessions&) = delete;
+  Sessions& operator=(const Sessions&) = delete;
+  ~Sessions() = default;
+
+ private:
+  struct Host {
+    std::string name;
+    std::optional<ssh::Session> session;
+  };
+  Sessions(int port, ssh::SessionOptions options) : port_(port), options_(std::move(options)) {}
+
+  int port_;
+  ssh::SessionOptions options_;
+  std::vector<Host> hosts_;
+};
 
 /// wait_for_sshd() for the hosts' HeartbeatListeners (options.port: their
 /// heartbeat port): reads each one's greeting, retrying the hosts not
@@ -82,12 +116,6 @@ struct RemoteFile {
 [[nodiscard]] std::vector<RemoteFile> wait_for_greetings(const std::vector<std::string>& hosts,
                                                          const WaitOptions& options,
                                                          std::vector<PeerProblem>& never);
-
-/// Writes `content` to `path` on every host over SSH, concurrently, each
-/// bounded by `per_host`. Returns the hosts where it failed.
-[[nodiscard]] std::vector<PeerProblem> deliver_file(const std::vector<std::string>& hosts, int port,
-                                                    const ssh::SessionOptions& options, const std::string& path,
-                                                    const std::string& content, std::chrono::milliseconds per_host);
 
 /// Probes every host's port once, concurrently (TCP connect, `timeout`):
 /// the hosts that do not answer.

@@ -520,7 +520,7 @@ std::variant<ExecResult, Failure> Session::exec(const std::string& command, std:
 std::optional<Failure> Session::write_file(const std::string& path, std::string_view content,
                                            std::chrono::milliseconds timeout) {
   if (!path.starts_with('/')) {
-    return failure(FailureKind::kChannel, impl_->endpoint, fmt::format("{}: not an absolute path", path));
+    return failure(FailureKind::kCommand, impl_->endpoint, fmt::format("{}: not an absolute path", path));
   }
   const std::string target = plan::shell_quote(path);
   const std::string temporary = plan::shell_quote(path + ".tmp." + random_suffix());
@@ -547,7 +547,7 @@ std::optional<Failure> Session::write_file(const std::string& path, std::string_
     if (const std::string said = one_line(result.output); !said.empty()) {
       what += ": " + said.substr(0, kQuotedOutputBytes);
     }
-    return failure(FailureKind::kChannel, impl_->endpoint, what);
+    return failure(FailureKind::kCommand, impl_->endpoint, what);
   }
   return std::nullopt;
 }

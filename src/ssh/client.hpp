@@ -30,12 +30,13 @@ struct Endpoint {
 
 /// Why an SSH operation failed, in the order it can happen.
 enum class FailureKind {
-  kResolve,       // the name does not resolve
-  kConnect,       // TCP refused, unreachable, or no answer in time
-  kHandshake,     // no SSH banner / key exchange failed or timed out
-  kAuthDenied,    // the server refused every key we offered (will not fix itself)
-  kChannel,       // the session could not open a channel / run the command
-  kTimeout,       // the command did not finish in time
+  kResolve,     // the name does not resolve
+  kConnect,     // TCP refused, unreachable, or no answer in time
+  kHandshake,   // no SSH banner / key exchange failed or timed out
+  kAuthDenied,  // the server refused every key we offered (will not fix itself)
+  kChannel,     // the session could not open a channel / run the command
+  kCommand,     // the command ran and failed (a write to a bad path): trying again will not help
+  kTimeout,     // the command did not finish in time
 };
 
 struct Failure {

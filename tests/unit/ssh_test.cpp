@@ -9,12 +9,14 @@
 #include <dirent.h>
 #include <gtest/gtest.h>
 #include <netinet/in.h>
+#include <poll.h>
 #include <signal.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <array>
 #include <atomic>
 #include <chrono>
 #include <filesystem>
@@ -328,54 +330,144 @@ TEST_F(SshSession, WriteFileFailureNamesThePathAndLeavesNothing) {
   const std::string path = server_.dir().path() + "/missing/file";
   const auto failure = session_->write_file(path, "x", milliseconds{5'000});
   ASSERT_TRUE(failure);
-  EXPECT_EQ(failure->kind, FailureKind::kChannel);
+  EXPECT_EQ(failure->kind, FailureKind::kCommand);
   EXPECT_NE(failure->message.find("cannot write " + path + " (exit status 1)"), std::string::npos)
       << failure->message;
 
   const auto relative = session_->write_file("relative/file", "x", milliseconds{5'000});
   ASSERT_TRUE(relative);
+  EXPECT_EQ(relative->kind, FailureKind::kCommand);
   EXPECT_NE(relative->message.find("not an absolute path"), std::string::npos);
 }
 
-TEST_F(SshSession, VerifySessionsReadingReadsThePublishedFileOrNothing) {
-  // The leader's readiness check: one session per host reads a file there.
+// ---- cluster::Sessions: the leader's kept sessions -------------------------------
+
+/// A TCP relay on 127.0.0.1 to `target_port`, one connection at a time, that
+/// the test can cut (both sides closed): a connection dropped under a session.
+class CuttableRelay {
+ public:
+  explicit CuttableRelay(int target_port) : target_port_(target_port) {
+    listener_ = Fd(::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0));
+    sockaddr_in addr{};
+    addr.sin_family = AF_INET;
+    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    const int one = 1;
+    (void)::setsockopt(listener_.get(), SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
+    EXPECT_EQ(::bind(listener_.get(), reinterpret_cast<const sockaddr*>(&addr), sizeof addr), 0);
+    EXPECT_EQ(::listen(listener_.get(), 8), 0);
+    socklen_t length = sizeof addr;
+    (void)::getsockname(listener_.get(), reinterpret_cast<sockaddr*>(&addr), &length);
+    port_ = ntohs(addr.sin_port);
+    thread_ = std::jthread([this](const std::stop_token& stop) { serve(stop); });
+  }
+  [[nodiscard]] int port() const { return port_; }
+  /// Closes the current connection on both sides.
+  void cut() { cuts_.fetch_add(1); }
+
+ private:
+  void serve(const std::stop_token& stop) {
+    while (!stop.stop_requested()) {
+      pollfd p{listener_.get(), POLLIN, 0};
+      if (::poll(&p, 1, 100) <= 0) continue;
+      Fd client(::accept4(listener_.get(), nullptr, nullptr, SOCK_CLOEXEC));
+      Fd server(::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0));
+      sockaddr_in addr{};
+      addr.sin_family = AF_INET;
+      addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+      addr.sin_port = htons(static_cast<std::uint16_t>(target_port_));
+      if (!client || ::connect(server.get(), reinterpret_cast<const sockaddr*>(&addr), sizeof addr) != 0)
+        continue;
+      const int cuts = cuts_.load();
+      std::array<char, 65536> buffer{};
+      while (!stop.stop_requested() && cuts_.load() == cuts) {
+        std::array<pollfd, 2> fds{pollfd{client.get(), POLLIN, 0}, pollfd{server.get(), POLLIN, 0}};
+        if (::poll(fds.data(), 2, 50) <= 0) continue;
+        bool closed = false;
+        for (int i = 0; i < 2 && !closed; ++i) {
+          if (fds[i].revents == 0) continue;
+          const ssize_t n = ::read(fds[i].fd, buffer.data(), buffer.size());
+          closed = n <= 0 || ::write(fds[1 - i].fd, buffer.data(), static_cast<std::size_t>(n)) != n;
+        }
+        if (closed) break;
+      }
+    }
+  }
+
+  int target_port_;
+  int port_ = 0;
+  Fd listener_;
+  std::atomic<int> cuts_{0};
+  std::jthread thread_;
+};
+
+TEST_F(SshSession, KeptSessionsReadWhatAHostPublishedOrNothing) {
   const std::string path = server_.dir().write("ready dir/it's ready.algo-2", "{\"exit_code\":1}\n", 0644);
   const auto port = server_.endpoint().port;
   std::vector<cluster::PeerProblem> problems;
-  auto files = cluster::verify_sessions_reading(
-      {"127.0.0.1"}, port, server_.session_options(), [&](const std::string&) { return path; },
-      milliseconds{5'000}, problems);
+  auto sessions =
+      cluster::Sessions::open({"127.0.0.1"}, port, server_.session_options(), milliseconds{5'000}, problems);
+  EXPECT_TRUE(problems.empty()) << cluster::describe(problems);
+
+  auto files = sessions.read([&](const std::string&) { return path; }, milliseconds{5'000}, problems);
   EXPECT_TRUE(problems.empty()) << cluster::describe(problems);
   ASSERT_EQ(files.size(), 1U);
   EXPECT_EQ(files[0].host, "127.0.0.1");
   EXPECT_EQ(files[0].content, "{\"exit_code\":1}\n");
 
   // A file that is not there reads as empty (nothing published).
-  files = cluster::verify_sessions_reading(
-      {"127.0.0.1"}, port, server_.session_options(), [&](const std::string&) { return path + ".missing"; },
-      milliseconds{5'000}, problems);
+  files = sessions.read([&](const std::string&) { return path + ".missing"; }, milliseconds{5'000}, problems);
   EXPECT_TRUE(problems.empty()) << cluster::describe(problems);
   ASSERT_EQ(files.size(), 1U);
   EXPECT_EQ(files[0].content, "");
 
   // A file that cannot be read (a directory) is a problem, named.
-  files = cluster::verify_sessions_reading(
-      {"127.0.0.1"}, port, server_.session_options(),
-      [&](const std::string&) { return server_.dir().path(); }, milliseconds{5'000}, problems);
+  files =
+      sessions.read([&](const std::string&) { return server_.dir().path(); }, milliseconds{5'000}, problems);
   EXPECT_TRUE(files.empty());
   ASSERT_EQ(problems.size(), 1U);
   EXPECT_NE(problems[0].why.find("cannot read " + server_.dir().path()), std::string::npos)
       << problems[0].why;
+}
 
-  // A host without sshd is a problem too, within the per-host bound.
+TEST_F(SshSession, KeptSessionsWriteTheOutcomeAndReopenAStaleOne) {
+  CuttableRelay relay(server_.endpoint().port);
+  const auto port = relay.port();
+  std::vector<cluster::PeerProblem> problems;
+  auto sessions =
+      cluster::Sessions::open({"127.0.0.1"}, port, server_.session_options(), milliseconds{5'000}, problems);
+  ASSERT_TRUE(problems.empty()) << cluster::describe(problems);
+  const std::string path = server_.dir().path() + "/done.algo-1";
+  EXPECT_TRUE(sessions.write({"127.0.0.1"}, path, "first\n", milliseconds{5'000}).empty());
+  EXPECT_EQ(read_file(path), "first\n");
+
+  // The connection drops during the job: the write opens a new session.
+  relay.cut();
+  std::this_thread::sleep_for(milliseconds{200});
+  const auto undelivered = sessions.write({"127.0.0.1"}, path, "second\n", milliseconds{5'000});
+  EXPECT_TRUE(undelivered.empty()) << cluster::describe(undelivered);
+  EXPECT_EQ(read_file(path), "second\n");
+
+  // A command that fails is not tried again on a new session; it is named.
+  const auto failed =
+      sessions.write({"127.0.0.1"}, server_.dir().path() + "/missing/x", "x", milliseconds{5'000});
+  ASSERT_EQ(failed.size(), 1U);
+  EXPECT_NE(failed[0].why.find("exit status"), std::string::npos) << failed[0].why;
+}
+
+TEST(SshSessions, AHostWithoutSshdIsAProblemWithinItsBound) {
+  std::vector<cluster::PeerProblem> problems;
   const auto started = Clock::now();
-  files = cluster::verify_sessions_reading(
-      {"127.0.0.1"}, test::unused_port(), server_.session_options(), [&](const std::string&) { return path; },
-      milliseconds{2'000}, problems);
-  EXPECT_TRUE(files.empty());
+  auto sessions = cluster::Sessions::open({"127.0.0.1"}, test::unused_port(), SessionOptions{},
+                                          milliseconds{2'000}, problems);
   ASSERT_EQ(problems.size(), 1U);
   EXPECT_EQ(problems[0].host, "127.0.0.1");
   EXPECT_LT(since(started), milliseconds{2'000} + kSlack);
+  // Nothing to read on it; a write tries a new session, and fails naming it.
+  EXPECT_TRUE(sessions.read([](const std::string&) { return "/x"; }, milliseconds{1'000}, problems).empty());
+  EXPECT_TRUE(problems.empty());
+  const auto failed = sessions.write({"127.0.0.1"}, "/tmp/x", "x", milliseconds{1'000});
+  ASSERT_EQ(failed.size(), 1U);
+  EXPECT_NE(failed[0].why.find("refused"), std::string::npos) << failed[0].why;
 }
 
 TEST(SshAuth, RefusedKeyIsAPermanentAuthDenial) {
