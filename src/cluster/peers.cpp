@@ -1,7 +1,8 @@
-// One thread per host, joined before each function returns (or, for the
-// Heartbeat, when it is destroyed). A thread never outlives its data: the
-// results live in a vector indexed like `hosts`, written only by that host's
-// thread and read after the join.
+// The SSH steps run one thread per host, joined before each function
+// returns. A thread never outlives its data: the results live in a vector
+// indexed like `hosts`, written only by that host's thread and read after the
+// join. The TCP probes (net::tcp_probe_all) poll every host from the calling
+// thread; the Heartbeat has one thread of its own, joined when destroyed.
 #include "cluster/peers.hpp"
 
 #include <fmt/format.h>
@@ -268,34 +269,30 @@ std::vector<PeerProblem> Sessions::write(const std::vector<std::string>& hosts, 
 
 std::vector<PeerProblem> unreachable_now(const std::vector<std::string>& hosts, int port,
                                          std::chrono::milliseconds timeout) {
-  std::vector<std::optional<std::string>> failures(hosts.size());
-  for_each_concurrently(hosts.size(), [&](std::size_t i) {
-    const auto probe = net::tcp_probe(hosts[i], port, timeout);
-    if (!probe.up()) failures[i] = probe.detail;
-  });
-  return collect(hosts, failures);
+  const auto probes = net::tcp_probe_all(hosts, port, timeout);
+  std::vector<PeerProblem> problems;
+  for (std::size_t i = 0; i < hosts.size(); ++i) {
+    if (!probes[i].up()) problems.push_back({hosts[i], probes[i].detail});
+  }
+  return problems;
 }
 
 std::vector<std::string> wait_until_gone(const std::vector<std::string>& hosts, int port,
                                          Clock::time_point deadline) {
-  std::vector<char> still_there(hosts.size(), 0);
-  for_each_concurrently(hosts.size(), [&](std::size_t i) {
-    while (true) {
-      const auto now = Clock::now();
-      if (now >= deadline) {
-        still_there[i] = 1;
-        return;
-      }
-      const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - now);
-      if (!net::tcp_probe(hosts[i], port, std::min(left, std::chrono::milliseconds(500))).up()) return;
-      std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  std::vector<std::string> there = hosts;
+  while (!there.empty()) {
+    const auto now = Clock::now();
+    if (now >= deadline) break;
+    const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - now);
+    const auto probes = net::tcp_probe_all(there, port, std::min(left, std::chrono::milliseconds(500)));
+    std::vector<std::string> still;
+    for (std::size_t i = 0; i < there.size(); ++i) {
+      if (probes[i].up()) still.push_back(there[i]);
     }
-  });
-  std::vector<std::string> left;
-  for (std::size_t i = 0; i < hosts.size(); ++i) {
-    if (still_there[i] != 0) left.push_back(hosts[i]);
+    there = std::move(still);
+    if (!there.empty()) std::this_thread::sleep_for(std::chrono::milliseconds(50));
   }
-  return left;
+  return there;
 }
 
 // ---- HeartbeatListener ------------------------------------------------------
@@ -376,16 +373,13 @@ void HeartbeatListener::serve() {
 // ---- Heartbeat --------------------------------------------------------------
 
 Heartbeat::Heartbeat(std::vector<std::string> hosts, Options options)
-    : options_(options), abort_(::eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK)) {
-  threads_.reserve(hosts.size());
-  for (auto& host : hosts) {
-    threads_.emplace_back([this, host = std::move(host)](const std::stop_token& stop) { watch(host, stop); });
-  }
-}
+    : options_(options),
+      abort_(::eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK)),
+      thread_([this, hosts = std::move(hosts)](const std::stop_token& stop) { watch(hosts, stop); }) {}
 
 Heartbeat::~Heartbeat() {
-  for (auto& t : threads_) t.request_stop();
-  threads_.clear();  // join; condition_variable_any wakes on the stop request
+  thread_.request_stop();
+  if (thread_.joinable()) thread_.join();  // condition_variable_any wakes on the stop request
 }
 
 std::vector<PeerProblem> Heartbeat::lost() const {
@@ -393,27 +387,36 @@ std::vector<PeerProblem> Heartbeat::lost() const {
   return lost_;
 }
 
-void Heartbeat::watch(const std::string& host, const std::stop_token& stop) {
-  auto last_answer = Clock::now();
-  std::string last_why;
-  while (!stop.stop_requested()) {
+void Heartbeat::watch(std::vector<std::string> hosts, const std::stop_token& stop) {
+  std::vector<Clock::time_point> last_answer(hosts.size(), Clock::now());
+  while (!stop.stop_requested() && !hosts.empty()) {
     const auto tick = Clock::now();
-    const auto probe = net::tcp_probe(host, options_.port, options_.probe_timeout);
+    const auto probes = net::tcp_probe_all(hosts, options_.port, options_.probe_timeout);
     const auto now = Clock::now();
-    if (probe.up()) {
-      last_answer = now;
-    } else {
-      last_why = probe.detail;
-      if (now - last_answer >= options_.lost_after) {
-        const auto seconds = std::chrono::duration_cast<std::chrono::seconds>(now - last_answer).count();
-        {
-          std::scoped_lock lock(mutex_);
-          lost_.push_back({host, fmt::format("no heartbeat answer for {} s: {}", seconds, last_why)});
-        }
-        const std::uint64_t one = 1;
-        (void)!::write(abort_.get(), &one, sizeof one);
-        return;
+    std::vector<PeerProblem> newly_lost;
+    for (std::size_t i = 0; i < hosts.size(); ++i) {
+      if (probes[i].up()) {
+        last_answer[i] = now;
+      } else if (now - last_answer[i] >= options_.lost_after) {
+        const auto seconds = std::chrono::duration_cast<std::chrono::seconds>(now - last_answer[i]).count();
+        newly_lost.push_back(
+            {hosts[i], fmt::format("no heartbeat answer for {} s: {}", seconds, probes[i].detail)});
       }
+    }
+    if (!newly_lost.empty()) {
+      // A lost host is not probed again.
+      for (const auto& l : newly_lost) {
+        const auto at =
+            static_cast<std::ptrdiff_t>(std::find(hosts.begin(), hosts.end(), l.host) - hosts.begin());
+        hosts.erase(hosts.begin() + at);
+        last_answer.erase(last_answer.begin() + at);
+      }
+      {
+        std::scoped_lock lock(mutex_);
+        lost_.insert(lost_.end(), newly_lost.begin(), newly_lost.end());
+      }
+      const std::uint64_t one = 1;
+      (void)!::write(abort_.get(), &one, sizeof one);
     }
     std::unique_lock lock(mutex_);
     wake_.wait_until(lock, stop, tick + options_.interval, [] { return false; });

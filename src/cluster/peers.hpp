@@ -1,8 +1,9 @@
 // The other hosts of the job, seen from this one: waiting for their sshd,
 // checking that our key opens a session on each, telling each the outcome,
 // watching them during the job, and waiting for them to leave. Every host is
-// handled concurrently (one thread per host: a few dozen threads that spend
-// their life blocked in connect/poll), and every wait has a deadline.
+// handled concurrently, and every wait has a deadline. The SSH steps (sshd
+// waits, sessions) use one short-lived thread per host, blocked in libssh;
+// the TCP probes (heartbeat, "gone" waits) poll every host from one thread.
 #pragma once
 
 #include <atomic>
@@ -160,10 +161,11 @@ class HeartbeatListener {
   std::thread thread_;
 };
 
-/// Watches hosts during the job: a TCP connect to each host's heartbeat port
-/// (HeartbeatListener) every `interval`. A host
-/// that has not answered for `lost_after` is lost: it is recorded, and
-/// abort_fd() becomes readable (for platform::SupervisorOptions::abort_fd).
+/// Watches hosts during the job: every `interval`, one thread probes every
+/// host's heartbeat port (HeartbeatListener) at once (net::tcp_probe_all: a
+/// TCP connect each, no thread per host). A host that has not answered for
+/// `lost_after` is lost: it is recorded, no longer probed, and abort_fd()
+/// becomes readable (for platform::SupervisorOptions::abort_fd).
 class Heartbeat {
  public:
   struct Options {
@@ -176,7 +178,7 @@ class Heartbeat {
   Heartbeat(std::vector<std::string> hosts, Options options);
   Heartbeat(const Heartbeat&) = delete;
   Heartbeat& operator=(const Heartbeat&) = delete;
-  ~Heartbeat();  // stops and joins the probing threads (within probe_timeout)
+  ~Heartbeat();  // stops and joins the probing thread (within probe_timeout)
 
   /// Readable once a host is lost (an eventfd; never read by us).
   [[nodiscard]] int abort_fd() const noexcept { return abort_.get(); }
@@ -184,14 +186,14 @@ class Heartbeat {
   [[nodiscard]] std::vector<PeerProblem> lost() const;
 
  private:
-  void watch(const std::string& host, const std::stop_token& stop);
+  void watch(std::vector<std::string> hosts, const std::stop_token& stop);
 
   Options options_;
   platform::Fd abort_;
   mutable std::mutex mutex_;
   std::condition_variable_any wake_;
   std::vector<PeerProblem> lost_;
-  std::vector<std::jthread> threads_;
+  std::jthread thread_;  // last: started once everything above exists
 };
 
 }  // namespace smlaunch::cluster

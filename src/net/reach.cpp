@@ -398,6 +398,106 @@ Greeting read_greeting(const std::string& host, int port, milliseconds timeout, 
   return greeting;
 }
 
+std::vector<ProbeResult> tcp_probe_all(const std::vector<std::string>& hosts, int port,
+                                       milliseconds timeout) {
+  const auto deadline = Clock::now() + timeout;
+  std::vector<ProbeResult> results(hosts.size(), ProbeResult{Reach::kUnreachable, "not probed"});
+  if (port <= 0 || port > kMaxPort) {
+    for (auto& r : results) r = {Reach::kUnreachable, fmt::format("port {} is out of range", port)};
+    return results;
+  }
+
+  // Every name's lookup runs at once (each on its own resolver thread);
+  // numeric addresses need none.
+  std::vector<std::optional<std::vector<Address>>> addresses(hosts.size());
+  std::vector<std::shared_ptr<Lookup>> lookups(hosts.size());
+  for (std::size_t i = 0; i < hosts.size(); ++i) {
+    if (auto numeric = numeric_addresses(hosts[i])) {
+      addresses[i] = std::move(*numeric);
+    } else {
+      lookups[i] = start_lookup(hosts[i]);
+    }
+  }
+  for (std::size_t i = 0; i < hosts.size(); ++i) {
+    if (!lookups[i]) continue;
+    if (!wait_for(lookups[i], deadline)) {
+      results[i] = {Reach::kUnresolved, "name lookup did not finish within " + seconds_text(timeout)};
+    } else if (lookups[i]->gai_error != 0 || lookups[i]->addresses.empty()) {
+      results[i] = {Reach::kUnresolved, lookup_error_text(*lookups[i])};
+    } else {
+      addresses[i] = lookups[i]->addresses;  // finished: read without the mutex
+    }
+  }
+
+  // One non-blocking connect to every address of every host, polled
+  // together; a host is up as soon as one of its addresses connects.
+  struct Attempt {
+    platform::Fd fd;
+    std::size_t host = 0;
+  };
+  std::vector<Attempt> attempts;
+  std::vector<char> decided(hosts.size(), 0);  // up: nothing better can come
+  std::vector<char> answered(hosts.size(), 0);
+  const auto settle = [&](std::size_t host, const ProbeResult& result) {
+    if (decided[host] != 0) return;
+    if (answered[host] == 0 || rank(result.reach) > rank(results[host].reach)) results[host] = result;
+    answered[host] = 1;
+    if (result.up()) decided[host] = 1;
+  };
+  for (std::size_t i = 0; i < hosts.size(); ++i) {
+    if (!addresses[i]) continue;
+    if (addresses[i]->empty()) results[i] = {Reach::kUnresolved, "name resolves to no IPv4 or IPv6 address"};
+    for (Address& a : *addresses[i]) {
+      set_port(a, port);
+      platform::Fd fd(::socket(a.storage.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0));
+      if (!fd) {
+        settle(i, classify(errno, timeout));
+        continue;
+      }
+      const auto* sa = reinterpret_cast<const sockaddr*>(&a.storage);
+      if (::connect(fd.get(), sa, a.length) == 0) {
+        close_abortively(fd);
+        settle(i, classify(0, timeout));
+      } else if (errno == EINPROGRESS || errno == EINTR) {
+        attempts.push_back({std::move(fd), i});
+      } else {
+        settle(i, classify(errno, timeout));
+      }
+    }
+  }
+  while (true) {
+    std::vector<pollfd> fds;
+    std::vector<std::size_t> index;
+    for (std::size_t k = 0; k < attempts.size(); ++k) {
+      if (!attempts[k].fd || decided[attempts[k].host] != 0) continue;
+      fds.push_back({attempts[k].fd.get(), POLLOUT, 0});
+      index.push_back(k);
+    }
+    if (fds.empty()) break;
+    const auto left = std::chrono::ceil<milliseconds>(deadline - Clock::now());
+    if (left.count() <= 0) break;
+    const int ready =
+        ::poll(fds.data(), fds.size(), static_cast<int>(std::min<long long>(left.count(), 1'000'000)));
+    if (ready < 0 && errno == EINTR) continue;
+    if (ready < 0) break;
+    for (std::size_t j = 0; j < fds.size(); ++j) {
+      if (fds[j].revents == 0) continue;
+      Attempt& attempt = attempts[index[j]];
+      int error = 0;
+      socklen_t length = sizeof error;
+      if (::getsockopt(attempt.fd.get(), SOL_SOCKET, SO_ERROR, &error, &length) != 0) error = errno;
+      if (error == 0) close_abortively(attempt.fd);
+      attempt.fd.reset();
+      settle(attempt.host, classify(error, timeout));
+    }
+  }
+  // Still connecting at the deadline: no answer in time.
+  for (auto& attempt : attempts) {
+    if (attempt.fd) settle(attempt.host, classify(ETIMEDOUT, timeout));
+  }
+  return results;
+}
+
 std::vector<std::string> wait_for_names(const std::vector<std::string>& hosts, milliseconds budget,
                                         const std::function<void(std::size_t, std::size_t)>& progress) {
   struct Name {

@@ -49,6 +49,14 @@ struct ProbeResult {
 /// One TCP connect to host:port (non-blocking connect + poll), closed at once.
 [[nodiscard]] ProbeResult tcp_probe(const std::string& host, int port, std::chrono::milliseconds timeout);
 
+/// tcp_probe() for many hosts at once, from the calling thread (no thread
+/// per host): every name's lookup started together, then a non-blocking
+/// connect to every address of every host, all polled together until each
+/// host has answered or `timeout` has passed. Results in input order; a host
+/// is up as soon as one of its addresses connects.
+[[nodiscard]] std::vector<ProbeResult> tcp_probe_all(const std::vector<std::string>& hosts, int port,
+                                                     std::chrono::milliseconds timeout);
+
 /// What a server said on connecting: read_greeting().
 struct Greeting {
   ProbeResult probe;  // up(): connected and read the whole answer

@@ -119,6 +119,57 @@ TEST(TcpProbe, ConcurrentProbesFromManyThreads) {
   EXPECT_EQ(unresolved.load(), kThreads * (kProbesEach / 5));
 }
 
+TEST(TcpProbeAll, EachHostGetsWhatTcpProbeWouldSayInInputOrder) {
+  TcpListener open;
+  TcpListener closing;
+  const int closed = closing.port();
+  closing.close();
+  const auto start = Clock::now();
+  const auto results =
+      tcp_probe_all({"127.0.0.1", kUnresolvable, "localhost", "127.0.0.1"}, open.port(), kShortTimeout);
+  ASSERT_EQ(results.size(), 4U);
+  EXPECT_EQ(results[0].reach, Reach::kUp) << results[0].detail;
+  EXPECT_EQ(results[1].reach, Reach::kUnresolved) << results[1].detail;
+  EXPECT_EQ(results[2].reach, Reach::kUp) << results[2].detail;  // a name: resolved first
+  EXPECT_EQ(results[3].reach, Reach::kUp) << results[3].detail;
+  EXPECT_LT(since(start), kShortTimeout + kSlack);
+
+  const auto refused = tcp_probe_all({"127.0.0.1"}, closed, kProbeTimeout);
+  ASSERT_EQ(refused.size(), 1U);
+  EXPECT_EQ(refused[0].reach, Reach::kRefused);
+  EXPECT_EQ(refused[0].detail, "connection refused");
+  EXPECT_TRUE(tcp_probe_all({}, closed, kProbeTimeout).empty());
+  EXPECT_EQ(tcp_probe_all({"127.0.0.1"}, 0, kShortTimeout)[0].reach, Reach::kUnreachable);
+}
+
+TEST(TcpProbeAll, SilentHostsShareOneTimeoutNotOneEach) {
+  // A full accept queue: the kernel drops further SYNs (a blackholed host).
+  TcpListener silent(TcpListener::Accepting::kNever, 0);
+  std::vector<platform::Fd> fillers;
+  for (int i = 0; i < 4; ++i) {  // fill the queue (backlog 0 still admits one or two)
+    platform::Fd fd(::socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0));
+    sockaddr_in addr{};
+    addr.sin_family = AF_INET;
+    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    addr.sin_port = htons(static_cast<std::uint16_t>(silent.port()));
+    (void)::connect(fd.get(), reinterpret_cast<const sockaddr*>(&addr), sizeof addr);
+    fillers.push_back(std::move(fd));
+  }
+  std::this_thread::sleep_for(milliseconds{100});
+  const std::vector<std::string> hosts(8, "127.0.0.1");
+  const auto start = Clock::now();
+  const auto results = tcp_probe_all(hosts, silent.port(), kShortTimeout);
+  EXPECT_LT(since(start), kShortTimeout + kSlack);  // not 8 x 0.3 s
+  int unanswered = 0;
+  for (const auto& r : results) {
+    if (r.reach == Reach::kUnreachable) {
+      ++unanswered;
+      EXPECT_EQ(r.detail, "no answer within 0.3 s");
+    }
+  }
+  EXPECT_GT(unanswered, 0) << "the kernel accepted every connect: the queue did not fill";
+}
+
 TEST(Resolve, NumericAddressNeedsNoLookup) {
   // A deadline already past: only an address that needs no lookup comes back.
   const auto v4 = resolve("127.0.0.1", Clock::now());
