@@ -40,6 +40,10 @@ class StdioSink final : public exec::LineSink {
   void line(exec::Stream stream, std::string_view bytes) override {
     (stream == exec::Stream::Stdout ? out_ : err_).append(bytes);
   }
+  // Whole lines at once (exec::LineSink::lines): one append per block.
+  void lines(exec::Stream stream, std::string_view block) override {
+    (stream == exec::Stream::Stdout ? out_ : err_).append(block);
+  }
   void flush() override {
     out_.flush();
     err_.flush();

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <csignal>
+#include <cstring>
 #include <functional>
 #include <initializer_list>
 #include <utility>
@@ -204,6 +205,43 @@ void ErrorCapture::RecentLines::push(std::string_view content) {
   count_ = std::min(count_ + 1, ring_.size());
 }
 
+void ErrorCapture::RecentLines::push_lines(std::string_view block) {
+  // Walk back from the end over the lines with content, counting the runs
+  // of equal (cut) contents: once a line starts a run beyond the ring's
+  // size, neither it nor anything before it can be left in the ring, as
+  // push() would drop them all again. Push forward from the line after it.
+  const char* const data = block.data();
+  std::size_t start = 0;
+  std::size_t runs = 0;
+  std::string_view newer;  // the cut content of the newest run met so far, going back
+  for (std::size_t end = block.size(); end > 0;) {
+    const void* found = end > 1 ? ::memrchr(data, '\n', end - 1) : nullptr;
+    const std::size_t begin =
+        found == nullptr ? 0 : static_cast<std::size_t>(static_cast<const char*>(found) - data) + 1;
+    const std::string_view content = content_of(block.substr(begin, end - begin));
+    if (!content.empty()) {
+      const std::string_view kept = utf8_prefix(content, max_line_bytes_);
+      if (runs == 0 || kept != newer) {
+        if (++runs > ring_.size()) {
+          start = end;
+          break;
+        }
+        newer = kept;
+      }
+    }
+    end = begin;
+  }
+  for (std::size_t at = start; at < block.size();) {
+    const void* found = std::memchr(data + at, '\n', block.size() - at);
+    const std::size_t end = found == nullptr
+                                ? block.size()
+                                : static_cast<std::size_t>(static_cast<const char*>(found) - data) + 1;
+    const std::string_view content = content_of(block.substr(at, end - at));
+    if (!content.empty()) push(content);
+    at = end;
+  }
+}
+
 std::vector<std::string_view> ErrorCapture::RecentLines::lines() const {
   std::vector<std::string_view> out;
   const std::size_t oldest = (next_ + ring_.size() - count_) % ring_.size();
@@ -240,6 +278,41 @@ void ErrorCapture::line(Stream stream, std::string_view bytes) {
           : std::string(kTruncationMark) +
                 bounded(content.substr(match->offset), kMaxCapturedLineBytes - kTruncationMark.size());
   capture.tail.reserve_hash(hash_of(capture.trigger_line));
+}
+
+void ErrorCapture::lines(Stream stream, std::string_view block) {
+  StreamCapture& capture = streams_[static_cast<std::size_t>(stream)];
+  const char* const data = block.data();
+  std::size_t at = 0;
+  while (at < block.size() && !capture.triggered) {
+    const std::string_view rest = block.substr(at);
+    const auto candidate = triggers_.find(rest);
+    if (!candidate) {
+      // No line of the rest triggers. Only the order of the trigger lines
+      // of the two streams is compared, so one step of the sequence for all
+      // of them is enough.
+      ++sequence_;
+      capture.recent.push_lines(rest);
+      return;
+    }
+    // The line the candidate starts in goes through line(); the ones
+    // before it have no name.
+    const std::size_t offset = at + candidate->offset;
+    const void* before = offset > at ? ::memrchr(data + at, '\n', offset - at) : nullptr;
+    const std::size_t begin =
+        before == nullptr ? at : static_cast<std::size_t>(static_cast<const char*>(before) - data) + 1;
+    const void* after = std::memchr(data + offset, '\n', block.size() - offset);
+    const std::size_t end = after == nullptr
+                                ? block.size()
+                                : static_cast<std::size_t>(static_cast<const char*>(after) - data) + 1;
+    if (begin > at) {
+      ++sequence_;
+      capture.recent.push_lines(block.substr(at, begin - at));
+    }
+    line(stream, block.substr(begin, end - begin));
+    at = end;
+  }
+  if (at < block.size()) LineSink::lines(stream, block.substr(at));  // after the trigger: line by line
 }
 
 std::vector<const ErrorCapture::StreamCapture*> ErrorCapture::by_trigger_order() const {

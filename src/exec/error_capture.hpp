@@ -24,8 +24,15 @@
 //  * before anything triggers, only the last few lines of each stream are
 //    kept (a fixed ring), so a program that fails without a recognisable
 //    error still leaves its last words in the failure file. This is the
-//    path every line of a healthy job takes, so it is kept cheap: one scan
-//    through a pair filter (name_matcher.hpp) and one short copy;
+//    path every line of a healthy job takes, so it is kept cheap: a block of
+//    lines (LineSink::lines) is scanned for names in one pass, as one text,
+//    through a pair filter (name_matcher.hpp). Any name in a line's content
+//    is also a match in the block (a tag ends in ':', blanks and '\n' are
+//    word boundaries), so a block without a match has no trigger line, and
+//    only its last lines are copied into the ring: the ones that would still
+//    be there after pushing every line. A match in the block is checked
+//    again on its own line (it may sit in a tag, or span two lines), and the
+//    scan goes on after that line;
 //  * the message puts the stream that triggered first first, so it starts
 //    with the first trigger line, and the first 1024 characters of the
 //    failure file name the class, the exit code and that line;
@@ -91,6 +98,8 @@ class ErrorCapture final : public LineSink {
   ErrorCapture& operator=(const ErrorCapture&) = delete;
 
   void line(Stream stream, std::string_view bytes) override;
+  /// The same as line() for each line of `block`, scanned as one text.
+  void lines(Stream stream, std::string_view block) override;
 
   /// Whether a trigger name has been seen on either stream.
   [[nodiscard]] bool triggered() const;
@@ -136,6 +145,9 @@ class ErrorCapture final : public LineSink {
     RecentLines(std::size_t max_lines, std::size_t max_line_bytes)
         : ring_(max_lines), max_line_bytes_(max_line_bytes) {}
     void push(std::string_view content);
+    // push(content of each line) for a block of whole lines, but only for
+    // those whose content can still be in the ring afterwards.
+    void push_lines(std::string_view block);
     // Oldest first.
     [[nodiscard]] std::vector<std::string_view> lines() const;
 

@@ -24,11 +24,24 @@
 //
 // So the cost is linear in the text (one table probe per byte plus a bounded
 // check per hit) and the result is that of the naive scan; a randomised
-// test compares the two (tests/unit/name_matcher_test.cpp). It is about a
-// third of a nanosecond per byte on the benchmark machine, less than the
-// rank-tag rewrite before it (bench/relay_bench.cpp). A SIMD filter (Hyperscan's
-// "Teddy") or an Aho-Corasick automaton would also be linear but takes far
-// more code to read; they are the next step if this scan ever dominates.
+// test compares the two (tests/unit/name_matcher_test.cpp). That is about a
+// third of a nanosecond per byte, which made this scan the largest part of
+// the relay once lines travelled in blocks (bench/relay_bench.cpp). So, where
+// the CPU has AVX2 (checked at run time), a coarser filter runs first, 32
+// offsets at a time (Hyperscan's "Teddy", reduced to its core):
+//
+//  * the names are put in 8 buckets; each bucket keeps the low and the high
+//    nibbles of its names' first bytes and of their second bytes, as four
+//    16-entry tables of bucket bits, so a byte's bucket set is two table
+//    lookups (one vpshufb each) and an AND;
+//  * an offset passes when some bucket admits both its byte and the next
+//    one. A bucket admits every combination of its nibbles, so names share
+//    a bucket only when that adds few ordinary pairs: the buckets are formed
+//    by merging, greedily, the pair that adds the least weight of admitted
+//    pairs, lowercase text and digits weighing most;
+//  * the offsets that pass go through the exact pair filter and the check
+//    above, in offset order, so the answer is the same; the test runs both
+//    scans against the naive one.
 #pragma once
 
 #include <array>
@@ -55,8 +68,11 @@ struct NameMatch {
 /// sensitive. The result does not depend on the order the names were given in.
 class NameMatcher {
  public:
+  /// Which scan find() uses: the SIMD filter when the CPU has it, or the
+  /// portable one (for tests that compare the two).
+  enum class Scan { Fastest, Portable };
   /// Empty names and duplicates are dropped.
-  explicit NameMatcher(std::vector<std::string> names);
+  explicit NameMatcher(std::vector<std::string> names, Scan scan = Scan::Fastest);
   /// The match with the smallest offset, the longest name at that offset;
   /// nullopt when none occurs. Linear in the text for a fixed set of names.
   [[nodiscard]] std::optional<NameMatch> find(std::string_view text) const;
@@ -64,6 +80,12 @@ class NameMatcher {
  private:
   // The longest name that matches at `at` with its boundaries, if any.
   [[nodiscard]] std::optional<NameMatch> match_at(std::string_view text, std::size_t at) const;
+  // find() with the pair filter alone, from offset `at` on.
+  [[nodiscard]] std::optional<NameMatch> find_from(std::string_view text, std::size_t at) const;
+  // find() with the SIMD filter first (only when simd_ is set).
+  [[nodiscard]] std::optional<NameMatch> find_simd(std::string_view text) const;
+  // Fills nibbles_ from names_.
+  void build_buckets();
   // Non-zero when some name may start with the two bytes at `p`.
   [[nodiscard]] std::uint8_t may_start(const char* p) const {
     return pair_filter_[static_cast<unsigned char>(p[0]) |
@@ -75,6 +97,10 @@ class NameMatcher {
   std::vector<std::string> names_;              // by first byte, then longest first, then bytes
   std::array<std::uint32_t, 257> bucket_ = {};  // names starting with byte b: [bucket_[b], bucket_[b+1])
   std::array<std::uint8_t, kPairs> pair_filter_ = {};  // [a | b << 8]: 1 when some name starts "ab"
+  // For the SIMD filter: bucket bits by the low nibble of a first byte, by
+  // its high nibble, then the same for second bytes (16 entries each).
+  std::array<std::uint8_t, 64> nibbles_ = {};
+  bool simd_ = false;
 };
 
 }  // namespace smlaunch::exec

@@ -2,7 +2,9 @@
 
 #include <algorithm>
 #include <array>
+#include <cstring>
 #include <limits>
+#include <string>
 
 namespace smlaunch::exec {
 namespace {
@@ -67,9 +69,48 @@ struct TagSpan {
   bool rewritten;
 };
 
+// The shortest tag, "[1,0]<stdout>:".
+constexpr std::size_t kShortestTag = 14;
+// The 8 bytes "stdout>:" / "stderr>:" as one word, in memory order.
+std::uint64_t word_of(const char* bytes) {
+  std::uint64_t word = 0;
+  std::memcpy(&word, bytes, sizeof word);
+  return word;
+}
+
+// The shape of nearly every line, "[" digits "," digits "]<stdout>:" (or
+// stderr): fills `span` as parse_span would and says yes, or says no and
+// leaves the line to parse_span (which may still find a tag).
+bool parse_common_span(std::string_view line, TagSpan& span) {
+  const char* const p = line.data();
+  const std::size_t n = line.size();
+  if (n < kShortestTag || p[0] != '[') return false;
+  std::size_t at = 1;
+  const std::size_t job_limit = std::min(n, 1 + kMaxJobIdBytes);
+  while (at < job_limit && is_digit(p[at])) ++at;
+  if (at == 1 || at >= n || p[at] != ',') return false;
+  span.job_end = at;
+  span.rank_begin = ++at;
+  const std::size_t rank_limit = std::min(n, at + kMaxRankDigits + 1);
+  while (at < rank_limit && is_digit(p[at])) ++at;
+  if (at == span.rank_begin || at - span.rank_begin > kMaxRankDigits) return false;
+  span.rank_end = span.host_end = at;
+  static constexpr std::string_view kStdoutEnd = "stdout>:";
+  static constexpr std::string_view kStderrEnd = "stderr>:";
+  if (at + 2 + kStdoutEnd.size() > n || p[at] != ']' || p[at + 1] != '<') return false;
+  at += 2;
+  const std::uint64_t word = word_of(p + at);
+  if (word != word_of(kStdoutEnd.data()) && word != word_of(kStderrEnd.data())) return false;
+  span.stream_begin = at;
+  span.size = at + kStdoutEnd.size();
+  span.rewritten = false;
+  return true;
+}
+
 // Called for every line, so written out by hand: "[" job "," ["mpirank:"]
 // rank ["," host] "]<" stream ">:". Says whether the line starts with a tag.
 bool parse_span(std::string_view line, TagSpan& span) {
+  if (parse_common_span(line, span)) return true;
   if (line.empty() || line.front() != '[') return false;
   span.job_end = run_end(line, 1, kMaxJobIdBytes, [](char c) { return is_job_char(c); });
   if (span.job_end == std::string_view::npos || !has_at(line, span.job_end, ',')) return false;
@@ -133,6 +174,26 @@ RankTagRewriter::RankTagRewriter(std::vector<HostSlots> hosts) : hosts_(std::mov
                                                                  : end + slots;
     slot_ends_.push_back(end);
   }
+  // What append_rewritten() puts in place of the rank digits, for the first
+  // ranks: exactly what rewrite() builds for a rank printed without leading
+  // zeros.
+  for (std::int64_t rank = 0; prepared_.size() < kPreparedBytes; ++rank) {
+    const std::string* host = host_of(rank);
+    if (host == nullptr) break;
+    prepared_.append(kRankLabel);
+    prepared_.append(std::to_string(rank));
+    prepared_.push_back(',');
+    prepared_.append(*host);
+    prepared_ends_.push_back(static_cast<std::uint32_t>(prepared_.size()));
+  }
+}
+
+void ByteBuffer::grow(std::size_t bytes) {
+  const std::size_t capacity = std::max(size_ + bytes, 2 * capacity_);
+  auto data = std::make_unique_for_overwrite<char[]>(capacity);
+  if (size_ > 0) std::memcpy(data.get(), data_.get(), size_);
+  data_ = std::move(data);
+  capacity_ = capacity;
 }
 
 namespace {
@@ -172,6 +233,52 @@ std::string_view RankTagRewriter::rewrite(std::string_view line, std::string& sc
   scratch.append(*host);
   scratch.append(line.substr(span.rank_end));
   return scratch;
+}
+
+void RankTagRewriter::append_rewritten(std::string_view line, ByteBuffer& out, std::string& scratch) const {
+  TagSpan span;
+  if (parse_common_span(line, span)) {
+    const std::size_t digits = span.rank_end - span.rank_begin;
+    const char* const rank_text = line.data() + span.rank_begin;
+    const std::int64_t rank = parse_digits({rank_text, digits});
+    // Printed as std::to_string would print it: the prepared text fits.
+    if (rank < static_cast<std::int64_t>(prepared_ends_.size()) && (rank_text[0] != '0' || digits == 1)) {
+      const auto r = static_cast<std::size_t>(rank);
+      const std::size_t from = r == 0 ? 0 : prepared_ends_[r - 1];
+      const std::size_t middle = prepared_ends_[r] - from;
+      const std::size_t tail = line.size() - span.rank_end;
+      char* to = out.reserve_more(span.rank_begin + middle + tail);
+      std::memcpy(to, line.data(), span.rank_begin);
+      std::memcpy(to + span.rank_begin, prepared_.data() + from, middle);
+      std::memcpy(to + span.rank_begin + middle, line.data() + span.rank_end, tail);
+      out.commit(span.rank_begin + middle + tail);
+      return;
+    }
+  }
+  const std::string_view rewritten = rewrite(line, scratch);
+  std::memcpy(out.reserve_more(rewritten.size()), rewritten.data(), rewritten.size());
+  out.commit(rewritten.size());
+}
+
+void RankTagSink::lines(Stream stream, std::string_view block) {
+  block_.clear();
+  const char* const data = block.data();
+  const std::size_t size = block.size();
+  for (std::size_t start = 0; start < size;) {
+    const void* found = std::memchr(data + start, '\n', size - start);
+    const std::size_t end =
+        found == nullptr ? size : static_cast<std::size_t>(static_cast<const char*>(found) - data) + 1;
+    rewriter_->append_rewritten(block.substr(start, end - start), block_, scratch_);
+    if (block_.size() >= kBlockBytes) {
+      next_->lines(stream, block_.view());
+      block_.clear();
+    }
+    start = end;
+  }
+  if (block_.size() > 0) next_->lines(stream, block_.view());
+  block_.clear();
+  if (block_.capacity() > 2 * kBlockBytes) block_.release();
+  if (scratch_.capacity() > kRetainedScratch) std::string().swap(scratch_);
 }
 
 void RankTagSink::line(Stream stream, std::string_view bytes) {

@@ -4,6 +4,9 @@
 
 #include <gtest/gtest.h>
 
+#include <optional>
+#include <random>
+#include <regex>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -169,6 +172,127 @@ TEST(RankTagSink, RewritesEachLineOfASplitStream) {
                                                  "[1,mpirank:3,algo-1]<stderr>:b\n"}));
   EXPECT_EQ(out.streams, (std::vector<Stream>{Stream::Stderr, Stream::Stderr}));
   EXPECT_EQ(out.flushes, 4);
+}
+
+/// The tag grammar of rank_tags.hpp as a regular expression: what both the
+/// common-shape fast path and the general parser must agree with.
+std::optional<RankTag> reference_parse(const std::string& line) {
+  static const std::regex tag(
+      R"(^\[([A-Za-z0-9_.-]{1,255}),(?:mpirank:([0-9]{1,18}),([^\x00-\x20\[\],\x7f]{1,255})|([0-9]{1,18}))\]<(stdout|stderr|stddiag)>:)");
+  std::smatch m;
+  if (!std::regex_search(line, m, tag)) return std::nullopt;
+  RankTag t;
+  const std::string_view view(line);
+  const auto part = [&](int i) {
+    return view.substr(static_cast<std::size_t>(m.position(i)), static_cast<std::size_t>(m.length(i)));
+  };
+  t.job = part(1);
+  t.rewritten = m[2].matched;
+  t.rank_text = t.rewritten ? part(2) : part(4);
+  if (t.rewritten) t.host = part(3);
+  t.stream = part(5);
+  t.size = static_cast<std::size_t>(m.length(0));
+  return t;
+}
+
+TEST(RankTag, ParserAgreesWithTheReferenceGrammarOnRandomLines) {
+  // Tag-shaped lines built from pieces, so that both the common shape and
+  // every way of missing it occur often.
+  const std::vector<std::string> pieces = {"[",
+                                           "[",
+                                           "1",
+                                           "12",
+                                           "0",
+                                           "007",
+                                           ",",
+                                           ",",
+                                           "3",
+                                           "63",
+                                           "99999999999999999999",
+                                           "]",
+                                           "<",
+                                           "]<",
+                                           "stdout",
+                                           "stderr",
+                                           "stddiag",
+                                           "stdin",
+                                           "std",
+                                           ">:",
+                                           ">",
+                                           ":",
+                                           " ",
+                                           "mpirank:",
+                                           "algo-1",
+                                           "a.b",
+                                           "x",
+                                           "\xC3\xA9",
+                                           std::string(1, '\0'),
+                                           "\n",
+                                           "prterun-host-1234",
+                                           "@",
+                                           "[1,5]<stdout>:",
+                                           "[1,5]<stderr>:"};
+  std::mt19937 rng(5);
+  for (int round = 0; round < 40000; ++round) {
+    std::string line;
+    for (int i = static_cast<int>(rng() % 12); i > 0; --i) line += pieces[rng() % pieces.size()];
+    const auto want = reference_parse(line);
+    const auto got = parse_rank_tag(line);
+    ASSERT_EQ(got.has_value(), want.has_value()) << "line: " << line;
+    if (!got) continue;
+    EXPECT_EQ(got->job, want->job) << line;
+    EXPECT_EQ(got->rank_text, want->rank_text) << line;
+    EXPECT_EQ(got->rank, std::stoll(std::string(want->rank_text))) << line;
+    EXPECT_EQ(got->stream, want->stream) << line;
+    EXPECT_EQ(got->host, want->host) << line;
+    EXPECT_EQ(got->rewritten, want->rewritten) << line;
+    EXPECT_EQ(got->size, want->size) << line;
+    if (::testing::Test::HasFailure()) return;
+  }
+}
+
+/// Takes blocks whole, as the display does.
+class CollectBlocks final : public LineSink {
+ public:
+  void line(Stream, std::string_view bytes) override { text += bytes; }
+  void lines(Stream, std::string_view block) override {
+    ++blocks;
+    EXPECT_EQ(block.back(), '\n');
+    text += block;
+  }
+  std::string text;
+  int blocks = 0;
+};
+
+TEST(RankTagSink, BlockRewriteMatchesRewriteOfEachLine) {
+  // Ranks printed with leading zeros, beyond the prepared ones and beyond
+  // the slots take the general path; the rest the prepared text.
+  const RankTagRewriter rewriter({"h1", "a-much-longer-host-name.example.internal"}, 100'000);
+  const std::vector<std::string> lines = {"[1,0]<stdout>:a\n",
+                                          "[1,007]<stdout>:b\n",
+                                          "[1,99999]<stderr>:c\n",
+                                          "[1,100000]<stdout>:d\n",
+                                          "[1,199999]<stdout>:e\n",
+                                          "[1,200000]<stdout>:beyond\n",
+                                          "[1,3]<stddiag>:f\n",
+                                          "[1,mpirank:3,h1]<stdout>:g\n",
+                                          "no tag\n",
+                                          "\n",
+                                          "[1,5]<stdout>: open mpi 5\n"};
+  std::mt19937 rng(11);
+  std::string block;
+  std::string want;
+  for (int i = 0; i < 20000; ++i) {
+    const std::string& line = lines[rng() % lines.size()];
+    block += line;
+    want += rewrite(rewriter, line);
+  }
+  CollectBlocks out;
+  RankTagSink tags(rewriter, out);
+  tags.lines(Stream::Stdout, block);
+  EXPECT_EQ(out.text, want);
+  // Handed on in pieces of about kBlockBytes, whole lines each.
+  EXPECT_GT(out.blocks, static_cast<int>(want.size() / RankTagSink::kBlockBytes) - 1);
 }
 
 }  // namespace

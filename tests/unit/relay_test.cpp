@@ -215,5 +215,39 @@ TEST(Relay, StreamNames) {
   EXPECT_EQ(to_string(Stream::Stderr), "stderr");
 }
 
+/// Records what arrives as a block and what as a single line.
+class BlockSink final : public LineSink {
+ public:
+  void line(Stream, std::string_view bytes) override { calls.push_back("line:" + std::string(bytes)); }
+  void lines(Stream, std::string_view block) override { calls.push_back("lines:" + std::string(block)); }
+  std::vector<std::string> calls;
+};
+
+TEST(LineSplit, TheWholeLinesOfAChunkArriveAsOneBlock) {
+  BlockSink sink;
+  LineSplitter splitter(Stream::Stdout, sink);
+  splitter.feed("a\nb\nc");    // two whole lines, "c" pending
+  splitter.feed("d\ne\nf\n");  // "cd" finished from the pending buffer, then a block
+  splitter.feed("g");
+  splitter.finish();
+  EXPECT_EQ(sink.calls, (Lines{"lines:a\nb\n", "line:cd\n", "lines:e\nf\n", "line:g"}));
+}
+
+TEST(LineSplit, DefaultBlockHandlingGivesEachLineInOrder) {
+  RecordingSink sink;                                                // overrides line() only
+  static_cast<LineSink&>(sink).lines(Stream::Stderr, "x\n\ny\r\n");  // its member `lines` hides it
+  EXPECT_EQ(sink.texts(), (Lines{"x\n", "\n", "y\r\n"}));
+  EXPECT_EQ(sink.lines[0].first, Stream::Stderr);
+}
+
+TEST(Relay, TeeSinkForwardsBlocksToBothSinks) {
+  BlockSink a;
+  BlockSink b;
+  TeeSink tee(a, b);
+  tee.lines(Stream::Stdout, "p\nq\n");
+  EXPECT_EQ(a.calls, (Lines{"lines:p\nq\n"}));
+  EXPECT_EQ(b.calls, a.calls);
+}
+
 }  // namespace
 }  // namespace smlaunch::exec
