@@ -32,6 +32,20 @@ struct OptionsError {
 /// quotes, NUL bytes.
 [[nodiscard]] std::variant<CustomOptions, OptionsError> parse_custom_options(std::string_view text);
 
+/// The `NAME=VALUE` assignments that `-x NAME=VALUE` (also spelled --x,
+/// -env, --env) in mpirun's argument `words` makes, in order: the variables
+/// the options set for every rank. `-x NAME` alone (forward by name) is not
+/// an assignment and is not returned.
+struct Assignment {
+  std::string name;
+  std::string value;
+};
+[[nodiscard]] std::vector<Assignment> exported_assignments(const std::vector<std::string>& words);
+
+/// True for the option words that take a `NAME[=VALUE]` to export: -x, --x,
+/// -env, --env.
+[[nodiscard]] bool is_export_option(std::string_view word);
+
 enum class OpenMpiVersion { V4 = 4, V5 = 5 };
 
 /// The major version from `mpirun --version` output ("mpirun (Open MPI)

@@ -91,6 +91,30 @@ struct LaunchPlan {
 /// meaningful when no problem was added.
 [[nodiscard]] LaunchPlan make_plan(const PlanInputs& inputs, Diagnostics& diagnostics);
 
+/// What one exec can carry on Linux. A longer argument or environment
+/// string, or more in all, makes execve fail with E2BIG ("Argument list too
+/// long") after everything was prepared: these are checked with the plan.
+struct ExecLimits {
+  /// MAX_ARG_STRLEN (32 pages): the bytes of one argument or one NAME=VALUE
+  /// environment string, its terminating NUL included.
+  static constexpr std::size_t kMaxStringBytes = 131072;
+  /// The argument and environment strings together (with their NULs and
+  /// pointers): the caller's sysconf(_SC_ARG_MAX), capped as the kernel caps
+  /// it, minus room for what mpirun and its daemons add for the ranks.
+  std::size_t max_total_bytes = std::size_t{2} << 20;
+};
+
+/// Checks `plan.argv` and the environment the program gets (`environ` with
+/// `plan.env` over it) against `limits`. Each hyperparameter that makes a
+/// string too long is one problem for hyperparameters.json naming the
+/// hyperparameter, the variables or argument it makes too long (SM_HP_<KEY>,
+/// SM_HPS, SM_TRAINING_ENV, SM_USER_ARGS, ...) and the limit; a string no
+/// hyperparameter accounts for is a problem of the environment. A total
+/// over the limit (when no single string is) names the largest
+/// hyperparameter.
+void check_exec_limits(const LaunchPlan& plan, const config::TrainingEnv& env, const config::Environ& environ,
+                       const ExecLimits& limits, Diagnostics& diagnostics);
+
 /// The runner the hyperparameters ask for (SPEC order: smddp, mpi, xla,
 /// torchrun, process); truthiness of the decoded values (B29).
 [[nodiscard]] RunnerKind runner_from_hyperparameters(const py::Dict& framework_parameters);

@@ -12,6 +12,7 @@
 #include <cstdio>
 #include <filesystem>
 #include <iostream>
+#include <limits>
 
 #include "app/cluster.hpp"
 #include "app/doctor.hpp"
@@ -45,7 +46,7 @@ Examples:
 )";
 
 void print_problems(const ConfigError& e) {
-  for (const auto& p : e.problems()) std::fprintf(stderr, "smlaunch: error: %s\n", p.message().c_str());
+  for (const auto& p : e.problems()) (void)std::fprintf(stderr, "smlaunch: error: %s\n", p.message().c_str());
 }
 
 std::string join_problems(const ConfigError& e) {
@@ -85,7 +86,7 @@ std::optional<std::chrono::milliseconds> parse_seconds(const std::string& text, 
     usage.add("command line", option, "got " + describe_for_message(text), "a number of seconds above 0");
     return std::nullopt;
   }
-  return std::chrono::milliseconds(static_cast<std::int64_t>(seconds * 1000.0 + 0.5));
+  return std::chrono::milliseconds(std::llround(seconds * 1000.0));
 }
 
 // --base-dir's value from raw arguments, for when parsing failed.
@@ -123,11 +124,18 @@ int print_env(const app::Loaded& l, EnvFormat format) {
       if (format == EnvFormat::Export) {
         // Names such as SM_HP_LEARNING-RATE are not shell identifiers: they
         // cannot be exported by a shell, so they are listed as a comment.
+        // The comment holds the name escaped (control bytes as \xNN), never
+        // raw and without the value: a newline in a hyperparameter key must
+        // not end the comment and turn the rest into a command for `eval`.
         const bool identifier = !name.empty() && name.find_first_not_of(
             "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_") == std::string::npos &&
             !(name[0] >= '0' && name[0] <= '9');
-        std::cout << (identifier ? "export " : "# not a shell name: ") << name << '='
-                  << plan::shell_quote(value) << '\n';
+        if (identifier) {
+          std::cout << "export " << name << '=' << plan::shell_quote(value) << '\n';
+        } else {
+          std::cout << "# not a shell name (not exported): "
+                    << describe_for_message(name, std::numeric_limits<std::size_t>::max()) << '\n';
+        }
       } else {
         std::cout << name << '=' << value << '\n';
       }
@@ -204,7 +212,9 @@ int train(std::unique_ptr<app::Loaded>& loaded, const app::Options& options, con
 
 }  // namespace
 
-int main(int argc, char** argv) {
+namespace {
+
+int run_main(int argc, char** argv) {
   // `--mpi [--] CMD ARGS...`: everything after it is the command, verbatim.
   std::vector<std::string> args(argv + 1, argv + argc);
   app::Options options;
@@ -263,7 +273,7 @@ int main(int argc, char** argv) {
       return kExitSuccess;
     }
     const Problem problem{"command line", "arguments", e.what(), "the options listed by smlaunch --help"};
-    std::fprintf(stderr, "smlaunch: error: %s\n", problem.message().c_str());
+    (void)std::fprintf(stderr, "smlaunch: error: %s\n", problem.message().c_str());
     if (is_train_invocation(args)) {
       // Bad usage of the entrypoint is still a failed job: say so where the platform looks.
       app::Options fallback;
@@ -337,13 +347,27 @@ int main(int argc, char** argv) {
     }
     return kExitBadConfig;
   } catch (const FatalError& e) {
-    std::fprintf(stderr, "smlaunch: error: %s\n", e.what());
+    (void)std::fprintf(stderr, "smlaunch: error: %s\n", e.what());
     return e.exit_code();
   } catch (const std::exception& e) {
-    std::fprintf(stderr, "smlaunch: error: internal error: %s\n", e.what());
+    (void)std::fprintf(stderr, "smlaunch: error: internal error: %s\n", e.what());
     return kExitJobFailed;
   }
   return kExitSuccess;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  // Nothing may escape: an exception before run_main's own handlers (an
+  // allocation failure while reading the arguments) still ends in one line
+  // and an exit code, not in std::terminate.
+  try {
+    return run_main(argc, argv);
+  } catch (...) {
+    (void)std::fputs("smlaunch: error: internal error (an unexpected exception)\n", stderr);
+    return kExitJobFailed;
+  }
 }
 
 }  // namespace smlaunch::cli

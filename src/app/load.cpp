@@ -2,12 +2,14 @@
 
 #include <unistd.h>
 
+#include <algorithm>
 #include <chrono>
 #include <filesystem>
 
 #include "app/log.hpp"
 #include "platform/files.hpp"
 #include "platform/subprocess.hpp"
+#include "platform/tree.hpp"
 
 namespace smlaunch::app {
 namespace {
@@ -32,6 +34,24 @@ std::string hostname() {
   char name[256] = {};
   if (::gethostname(name, sizeof name - 1) != 0) return "localhost";
   return name;
+}
+
+// Linux (since 2.6.23) allows the arguments and environment of an exec a
+// quarter of the stack limit, and at most 3/4 of _STK_LIM (8 MiB) whatever
+// the limit (fs/exec.c, bprm_stack_limits); sysconf(_SC_ARG_MAX) is the
+// quarter (unbounded for an unlimited stack). What mpirun and orted add to
+// a rank's environment (OMPI_*, PMIX_* variables) needs room too.
+constexpr std::size_t kKernelArgCap = std::size_t{6} << 20;
+constexpr std::size_t kLegacyArgMax = 131072;
+constexpr std::size_t kLauncherMargin = std::size_t{64} << 10;
+
+plan::ExecLimits exec_limits() {
+  const long arg_max = ::sysconf(_SC_ARG_MAX);
+  std::size_t total = arg_max > 0 ? static_cast<std::size_t>(arg_max) : kLegacyArgMax;
+  total = std::min(total, kKernelArgCap);
+  plan::ExecLimits limits;
+  limits.max_total_bytes = total > 2 * kLauncherMargin ? total - kLauncherMargin : total / 2;
+  return limits;
 }
 
 double now_seconds() {
@@ -76,12 +96,13 @@ mpi::OpenMpiVersion detect_openmpi_version(const std::string& path) {
 }
 
 void prepare_directories(const Loaded& l) {
-  std::error_code ec;
+  // Every directory made here is 0755 whatever the umask (D30): the job's
+  // tree must not become writable by other users of the host.
   if (l.base.local_mode) {
     log::info("Directory /opt/ml does not exist.");
     log::info("Setting environment variable SAGEMAKER_BASE_DIR as {} .", l.paths.base);
     for (const auto* dir : {&l.paths.model, &l.paths.input_config, &l.paths.output_data}) {
-      std::filesystem::create_directories(*dir, ec);
+      (void)platform::create_directories(*dir);  // a failure shows when the files are written
     }
     const auto files = config::local_mode_files(l.env.current_host);
     const std::pair<const std::string*, const py::Value*> documents[] = {
@@ -94,8 +115,9 @@ void prepare_directories(const Loaded& l) {
       }
     }
   }
-  std::filesystem::create_directories(l.paths.code, ec);  // B5
-  if (ec) throw FatalError(kExitBadConfig, fmt::format("could not create {}: {}", l.paths.code, ec.message()));
+  if (auto error = platform::create_directories(l.paths.code)) {  // B5
+    throw FatalError(kExitBadConfig, fmt::format("could not create {}", *error));
+  }
 }
 
 std::unique_ptr<Loaded> load(const Options& options) {
@@ -158,6 +180,9 @@ std::unique_ptr<Loaded> load(const Options& options) {
   l.inputs.code.populated = platform::directory_has_entries(l.paths.code);
 
   l.plan = plan::make_plan(l.inputs, diagnostics);
+  // 5. What exec would refuse (E2BIG) is a configuration error now, not a
+  // failed start later.
+  plan::check_exec_limits(l.plan, l.env, l.environ, exec_limits(), diagnostics);
   diagnostics.checkpoint();
   return loaded;
 }

@@ -10,6 +10,7 @@
 
 #include "app/log.hpp"
 #include "platform/fd.hpp"
+#include "platform/tree.hpp"
 
 namespace smlaunch::app {
 namespace {
@@ -17,8 +18,8 @@ namespace {
 constexpr mode_t kResultFileMode = 0644;
 
 bool write_file(const std::string& path, const std::string& content, int extra_flags) {
-  std::error_code ec;
-  std::filesystem::create_directories(std::filesystem::path(path).parent_path(), ec);
+  // output/ when missing: 0755 whatever the umask (a failure shows at open).
+  (void)platform::create_directories(std::filesystem::path(path).parent_path().string());
   platform::Fd fd(::open(path.c_str(), O_WRONLY | O_CREAT | O_CLOEXEC | extra_flags, kResultFileMode));
   if (!fd.valid()) {
     if (errno == EEXIST) {

@@ -20,7 +20,7 @@
 
 namespace smlaunch::app {
 
-inline constexpr std::string_view kMasked = "****";
+inline constexpr std::string_view kMasked = config::kMaskedValue;
 
 /// True when a variable or hyperparameter called `name` holds a secret (the
 /// rule lives in config/, shared with the /etc/environment block).
@@ -34,8 +34,19 @@ using config::is_secret_name;
 /// the masked training environment.
 [[nodiscard]] env::EnvMap masked_environment(const config::TrainingEnv& env, const plan::LaunchPlan& plan);
 
+/// The values that custom mpirun options `text` (a *_custom_mpi_options
+/// hyperparameter) give to secret-named variables with `-x NAME=value`; none
+/// when the text does not parse.
+[[nodiscard]] std::vector<std::string> secrets_in_custom_mpi_options(std::string_view text);
+
+/// `text` (custom mpirun options) for display: the values of secret-named
+/// `-x NAME=value` replaced by kMasked (all of it when one cannot be found
+/// as written).
+[[nodiscard]] std::string mask_custom_mpi_options(std::string_view text);
+
 /// `argv` for display: the value after a hyperparameter flag of a secret
-/// hyperparameter ("--api_token X") is masked.
+/// hyperparameter ("--api_token X") is masked, and so is the value of
+/// `-x NAME=value` (--x, -env, --env) for a secret NAME.
 [[nodiscard]] std::vector<std::string> masked_argv(const config::TrainingEnv& env,
                                                    const std::vector<std::string>& argv);
 

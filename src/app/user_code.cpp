@@ -72,9 +72,9 @@ std::string join_command(const std::vector<std::string>& argv) {
   return command;
 }
 
-CodeFailure fetch_failure(const UserCodeOptions& o, std::string message, std::string command = {}) {
+CodeFailure fetch_failure(const UserCodeOptions& o, std::string message, const std::string& command = {}) {
   return CodeFailure{FailureReport{std::string(kSubmitDirectoryError), kExitBadConfig, std::move(message),
-                                   std::nullopt, command.empty() ? o.invocation : std::move(command)},
+                                   std::nullopt, command.empty() ? o.invocation : command},
                      kExitBadConfig};
 }
 
@@ -311,10 +311,10 @@ std::optional<CodeFailure> fetch_local(const UserCodeOptions& o, const std::stri
 std::optional<CodeFailure> fetch(const Loaded& l, const UserCodeOptions& o) {
   const std::string& source = l.env.module_dir;
   const std::string& code = l.paths.code;
-  std::error_code ec;
-  fs::create_directories(code, ec);  // B60 creates it when missing
-  if (ec)
-    return fetch_failure(o, fmt::format("could not create the code directory {}: {}", code, ec.message()));
+  // B60 creates it when missing; 0755 whatever the umask.
+  if (auto error = platform::create_directories(code)) {
+    return fetch_failure(o, fmt::format("could not create the code directory {}", *error));
+  }
   if (platform::directory_has_entries(code)) {
     log::info("Provided path: {} is not empty, abandoning unzipping sourcedir.tar.gz", code);
     return std::nullopt;

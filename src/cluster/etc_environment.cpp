@@ -29,7 +29,11 @@
 // that AWS_ACCESS_KEY_ID, safe to print, is still a credential here.
 // Hyperparameter values are repeated inside SM_HPS, SM_TRAINING_ENV and
 // SM_USER_ARGS, so when any hyperparameter has a secret name those three are
-// left out as a whole (the ranks get them via -x).
+// left out as a whole (the ranks get them via -x). Likewise SM_FRAMEWORK_PARAMS
+// and SM_TRAINING_ENV when the custom mpirun options set a secret-named
+// variable (`-x DB_PASSWORD=...`), and any variable whose value contains the
+// value of a secret-named one (8 bytes or more: shorter ones are not
+// searched for).
 //
 // The file is replaced, not appended: the text between our two markers is
 // rewritten, everything else kept byte for byte, and the new file is
@@ -46,6 +50,7 @@
 
 #include "config/secret_names.hpp"
 #include "platform/files.hpp"
+#include "smlaunch/mpi_options.hpp"
 #include "smlaunch/pyvalue.hpp"
 
 namespace smlaunch::cluster {
@@ -116,6 +121,76 @@ bool has_secret_hyperparameter(const std::map<std::string, std::string>& variabl
   return false;
 }
 
+// Secret values the variables carry under innocent names. Custom mpirun
+// options can set a secret-named variable for every rank (`-x
+// DB_PASSWORD=...`); the option text is repeated in SM_FRAMEWORK_PARAMS
+// and SM_TRAINING_ENV (additional_framework_parameters). And a secret-named
+// variable (HF_TOKEN, left out by name) may have its value repeated in
+// another one.
+constexpr std::string_view kCustomMpiOptionsSuffix = "custom_mpi_options";
+// Values shorter than this are not searched for in other values: "1" or
+// "true" under a secret name would otherwise empty the block.
+constexpr std::size_t kMinSearchedSecretBytes = 8;
+
+// Where the framework parameters are in a variable's JSON object.
+enum class ParamsAt { TopLevel, InTrainingEnv };
+
+// The values custom MPI options in the JSON object `text` (the dict of
+// SM_FRAMEWORK_PARAMS, or SM_TRAINING_ENV's additional_framework_parameters)
+// give to secret-named variables.
+void add_option_secrets(std::string_view text, ParamsAt where, std::vector<std::string>& secrets) {
+  const auto decoded = py::loads(text);
+  const auto* value = std::get_if<py::Value>(&decoded);
+  if (value == nullptr || !value->is_dict()) return;
+  const py::Dict* params = &value->as_dict();
+  if (where == ParamsAt::InTrainingEnv) {
+    const py::Value* inner = params->find("additional_framework_parameters");
+    if (inner == nullptr || !inner->is_dict()) return;
+    params = &inner->as_dict();
+  }
+  for (const auto& [key, item] : *params) {
+    if (!key.ends_with(kCustomMpiOptionsSuffix) || !item.is_str()) continue;
+    const auto parsed = mpi::parse_custom_options(item.as_str());
+    const auto* options = std::get_if<mpi::CustomOptions>(&parsed);
+    if (options == nullptr) continue;
+    for (auto& [name, secret] : mpi::exported_assignments(options->passthrough)) {
+      if (is_secret(name)) secrets.push_back(std::move(secret));
+    }
+  }
+}
+
+// Whether the custom MPI options set a secret-named variable, and the
+// secret values (of those and of secret-named variables) long enough to be
+// searched for in other values.
+struct SecretValues {
+  bool in_custom_options = false;
+  std::vector<std::string> searched;
+};
+
+SecretValues secret_values(const std::map<std::string, std::string>& variables) {
+  SecretValues out;
+  std::vector<std::string> option_secrets;
+  if (const auto it = variables.find("SM_FRAMEWORK_PARAMS"); it != variables.end()) {
+    add_option_secrets(it->second, ParamsAt::TopLevel, option_secrets);
+  }
+  if (const auto it = variables.find("SM_TRAINING_ENV"); it != variables.end()) {
+    add_option_secrets(it->second, ParamsAt::InTrainingEnv, option_secrets);
+  }
+  out.in_custom_options = !option_secrets.empty();
+  for (auto& secret : option_secrets) {
+    if (secret.size() >= kMinSearchedSecretBytes) out.searched.push_back(std::move(secret));
+  }
+  for (const auto& [name, value] : variables) {
+    if (is_secret(name) && value.size() >= kMinSearchedSecretBytes) out.searched.push_back(value);
+  }
+  return out;
+}
+
+bool holds_any(std::string_view value, const std::vector<std::string>& secrets) {
+  return std::any_of(secrets.begin(), secrets.end(),
+                     [&](const std::string& s) { return value.find(s) != std::string_view::npos; });
+}
+
 // The lines of `text` with their terminators, as views into it.
 std::vector<std::string_view> split_lines(std::string_view text) {
   std::vector<std::string_view> lines;
@@ -143,6 +218,7 @@ bool exportable(std::string_view name, std::string_view value) {
 std::string render_block(const std::map<std::string, std::string>& variables,
                          std::vector<std::string>* skipped) {
   const bool leave_out_aggregates = has_secret_hyperparameter(variables);
+  const SecretValues secrets = secret_values(variables);
   std::string out;
   for (const auto& [name, value] : variables) {
     if (!name_allowed(name)) continue;
@@ -150,6 +226,8 @@ std::string render_block(const std::map<std::string, std::string>& variables,
         std::find(std::begin(kAggregates), std::end(kAggregates), name) != std::end(kAggregates)) {
       continue;
     }
+    if (secrets.in_custom_options && (name == "SM_FRAMEWORK_PARAMS" || name == "SM_TRAINING_ENV")) continue;
+    if (holds_any(value, secrets.searched)) continue;
     if (!representable(name, value)) {
       if (skipped != nullptr) skipped->push_back(name);
       continue;

@@ -36,7 +36,11 @@ inline constexpr std::size_t kMaxLineBytes = 8190;
 /// kMaxLineBytes) are left out, and their names are returned in `skipped`
 /// when given. When a hyperparameter has a secret name, SM_HPS,
 /// SM_TRAINING_ENV and SM_USER_ARGS (which repeat every hyperparameter
-/// value) are left out too (not reported in `skipped`).
+/// value) are left out too; so are SM_FRAMEWORK_PARAMS and SM_TRAINING_ENV
+/// when custom mpirun options in them set a secret-named variable (`-x
+/// DB_PASSWORD=...`), and every variable whose value contains the value (of
+/// 8 bytes or more) of a secret-named variable or option (none of these is
+/// reported in `skipped`).
 [[nodiscard]] std::string render_block(const std::map<std::string, std::string>& variables,
                                        std::vector<std::string>* skipped = nullptr);
 

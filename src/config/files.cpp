@@ -3,6 +3,7 @@
 
 #include <utility>
 
+#include "config/secret_names.hpp"
 #include "platform/files.hpp"
 #include "smlaunch/config.hpp"
 
@@ -150,9 +151,14 @@ DecodedHyperparameters decode_hyperparameters(const py::Dict& raw) {
     if (auto* ok = std::get_if<py::Value>(&decoded)) {
       out.all.append(key, std::move(*ok));
     } else {
+      // The reference's note, except that a secret's value is not printed
+      // (SPEC "Logging hygiene": masked by name, like the other logs), nor a
+      // value that sets a secret-named variable (custom mpirun options with
+      // -x DB_PASSWORD=...).
+      const bool secret = is_secret_name(key) || assigns_secret_name(value.as_str());
       out.notes.push_back(fmt::format(
           "Failed to parse hyperparameter {} value {} to Json.\nReturning the value itself", key,
-          value.as_str()));
+          secret ? std::string_view(kMaskedValue) : std::string_view(value.as_str())));
       out.all.append(key, value);
     }
   }

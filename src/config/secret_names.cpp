@@ -48,4 +48,16 @@ bool is_secret_name(std::string_view name) {
                      [](const std::string& w) { return w == "KEY" || w == "APIKEY"; });
 }
 
+bool assigns_secret_name(std::string_view text) {
+  const auto name_char = [](char c) {
+    return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '_';
+  };
+  for (auto eq = text.find('='); eq != std::string_view::npos; eq = text.find('=', eq + 1)) {
+    std::size_t start = eq;
+    while (start > 0 && name_char(text[start - 1])) --start;
+    if (start < eq && is_secret_name(text.substr(start, eq - start))) return true;
+  }
+  return false;
+}
+
 }  // namespace smlaunch::config

@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <variant>
 
+#include "config/secret_names.hpp"
 #include "config/validate.hpp"
 
 namespace smlaunch::plan {
@@ -26,6 +27,15 @@ constexpr std::string_view kEfaRdmaInstances[] = {
 template <std::size_t N>
 bool contains(const std::string_view (&list)[N], std::string_view item) {
   return std::find(std::begin(list), std::end(list), item) != std::end(list);
+}
+
+// Letters, digits and '_', not starting with a digit: a name `-x NAME` can
+// carry and every shell can hold.
+bool is_shell_identifier(std::string_view name) {
+  if (name.empty() || (name.front() >= '0' && name.front() <= '9')) return false;
+  return std::all_of(name.begin(), name.end(), [](char c) {
+    return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '_';
+  });
 }
 }  // namespace
 
@@ -130,6 +140,27 @@ void append_credential_names(const PlanContext& ctx, std::vector<std::string>& a
   for (std::string_view name : kCredentialNames) {
     if (config::lookup(ctx.environ, name)) argv.insert(argv.end(), {"-x", std::string(name)});
   }
+  // Every other secret-named variable (HF_TOKEN, WANDB_API_KEY, ...): kept
+  // out of the workers' world-readable /etc/environment, so a rank on
+  // another host gets it only this way. In name order (Environ is sorted);
+  // names forwarded anyway (SM_*, PYTHONPATH) are not repeated.
+  for (const auto& [name, value] : ctx.environ) {
+    if (!is_shell_identifier(name) || !config::is_secret_name(name) || contains(kCredentialNames, name) ||
+        std::find(ctx.forwarded_names.begin(), ctx.forwarded_names.end(), name) != ctx.forwarded_names.end()) {
+      continue;
+    }
+    argv.insert(argv.end(), {"-x", name});
+  }
+}
+
+void bound_mpirun_ssh(const PlanContext& ctx, LaunchPlan& plan) {
+  if (plan.hosts.size() < 2) return;  // one host: mpirun starts no daemon over ssh
+  const bool v5 = plan.openmpi_version == mpi::OpenMpiVersion::V5;
+  const std::string_view name = v5 ? kPrteSshArgsVariable : kOmpiRshArgsVariable;
+  // The job's own setting wins (either spelling under 5: PRRTE 3.0.3 and
+  // later translate the old one).
+  if (config::lookup(ctx.environ, name) || config::lookup(ctx.environ, kOmpiRshArgsVariable)) return;
+  plan.env.set(std::string(name), std::string(kMpirunSshArgs));
 }
 
 mpi::CustomOptions custom_mpi_options(PlanContext& ctx, std::string_view key) {

@@ -67,8 +67,34 @@ enum class Launch { FromLeader, OnEveryNode };
 void assign_hosts_and_role(PlanContext& ctx, LaunchPlan& plan, std::string_view runner, Launch launch);
 
 /// Appends `-x NAME` for each AWS credential variable that is set (B95),
-/// by name only: the value never appears in argv.
+/// then for every other secret-named variable of the environment
+/// (config::is_secret_name, identifiers only, in name order), by name only:
+/// the value never appears in argv.
 void append_credential_names(const PlanContext& ctx, std::vector<std::string>& argv);
+
+/// The ssh options mpirun's own `ssh HOST orted ...` gets (Open MPI's rsh
+/// launcher), so that a host that vanished or never answers ends mpirun's
+/// wait instead of hanging it: the TCP connect and the SSH banner exchange
+/// are bounded (ConnectTimeout), a connection whose peer goes silent is
+/// dropped after 6 x 10 s (ServerAlive*), and ssh never waits for a password
+/// or passphrase (BatchMode).
+///
+/// Passed through the environment (OMPI_MCA_plm_rsh_args, Open MPI 4;
+/// PRTE_MCA_plm_ssh_args, Open MPI 5), not as `-mca plm_rsh_args` in argv:
+/// the mpirun command line stays byte for byte the reference's (B88, B122),
+/// and a value with spaces is never copied onto the daemons' remote command
+/// line (Open MPI only forwards command-line MCA values, and only those
+/// without a space). Host-key settings are left to the image's ssh config
+/// (README "For container authors"), as before.
+inline constexpr std::string_view kMpirunSshArgs =
+    "-o ConnectTimeout=30 -o ServerAliveInterval=10 -o ServerAliveCountMax=6 -o BatchMode=yes";
+inline constexpr std::string_view kOmpiRshArgsVariable = "OMPI_MCA_plm_rsh_args";
+inline constexpr std::string_view kPrteSshArgsVariable = "PRTE_MCA_plm_ssh_args";
+
+/// On the leader of a multi-host job, sets kMpirunSshArgs in plan.env under
+/// the variable plan.openmpi_version reads, unless the environment already
+/// sets it (the job's choice wins). Nothing on one host: no ssh there.
+void bound_mpirun_ssh(const PlanContext& ctx, LaunchPlan& plan);
 
 /// Parses a custom-MPI-options hyperparameter (a string; null means none).
 [[nodiscard]] mpi::CustomOptions custom_mpi_options(PlanContext& ctx, std::string_view key);

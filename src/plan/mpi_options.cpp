@@ -5,6 +5,9 @@
 // major version from `mpirun --version`.
 #include "smlaunch/mpi_options.hpp"
 
+#include "smlaunch/diagnostics.hpp"
+
+#include <algorithm>
 #include <array>
 #include <cstddef>
 #include <string>
@@ -199,6 +202,50 @@ std::optional<std::string> refusal_for(std::string_view token, const OptionParts
   return std::nullopt;
 }
 
+// MCA parameters. On more than one host Open MPI 4 appends the `-mca NAME
+// VALUE` pairs it was given (those without a space) to the command line of
+// `ssh HOST orted ...`, unquoted, and the worker's login shell parses that
+// line: `$(...)`, backquotes, `;`, redirections, globs and quotes in a name
+// or value would be interpreted there, and a tab or newline would split the
+// command. So names and values are held to characters no shell treats
+// specially; anything else has to go another way (the environment,
+// OMPI_MCA_<name>, which is never put on a command line).
+constexpr std::array<std::string_view, 4> kMcaOptions = {"mca", "gmca", "prtemca", "pmixmca"};
+constexpr std::string_view kMcaAllowed =
+    "letters, digits and _ - . , : / ^ + = @ % (no spaces, quotes or other shell syntax: Open MPI "
+    "puts MCA parameters on the ssh command line that starts its daemons on the other hosts)";
+
+/// True for a byte that a POSIX shell (bash, dash) reads as itself wherever
+/// it stands in an argument word.
+constexpr bool is_shell_inert(char c) {
+  return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '_' ||
+         c == '-' || c == '.' || c == ',' || c == ':' || c == '/' || c == '^' || c == '+' || c == '=' ||
+         c == '@' || c == '%';
+}
+
+/// Returns the refusal for an MCA option (`-mca NAME VALUE`, also --mca,
+/// -gmca, --prtemca, --pmixmca) whose name or value holds a byte that is not
+/// shell-inert; nullopt otherwise, and for a missing name or value (mpirun
+/// reports those itself). `at` indexes the option token in `tokens`.
+std::optional<std::string> mca_refusal(const std::vector<std::string>& tokens, std::size_t at,
+                                       const OptionParts& parts) {
+  if (parts.has_value ||
+      std::find(kMcaOptions.begin(), kMcaOptions.end(), parts.name) == kMcaOptions.end()) {
+    return std::nullopt;
+  }
+  const std::string& option = tokens[at];
+  for (std::size_t i = at + 1; i <= at + 2 && i < tokens.size(); ++i) {
+    const std::string& word = tokens[i];
+    const bool is_name = i == at + 1;
+    const bool inert = !word.empty() && std::all_of(word.begin(), word.end(), is_shell_inert);
+    if (inert) continue;
+    const std::string what = is_name ? option : option + " " + tokens[at + 1];
+    return what + (is_name ? ": the parameter name " : ": the value ") + describe_for_message(word) +
+           " is not allowed; an MCA parameter name and value may only hold " + std::string(kMcaAllowed);
+  }
+  return std::nullopt;
+}
+
 /// Returns the error for `--NCCL_DEBUG` given without a usable value.
 OptionsError nccl_debug_needs_value() {
   return make_error("--NCCL_DEBUG expects a value, e.g. --NCCL_DEBUG WARN");
@@ -294,7 +341,32 @@ std::variant<CustomOptions, OptionsError> parse_custom_options(std::string_view 
     }
     result.passthrough.push_back(std::move(token));
   }
+  // MCA words are checked as mpirun will get them: once --NCCL_DEBUG and its
+  // value are taken out, a word that followed them becomes an MCA value.
+  for (std::size_t i = 0; i < result.passthrough.size(); ++i) {
+    const std::optional<OptionParts> parts = option_parts(result.passthrough[i]);
+    if (!parts) continue;
+    if (std::optional<std::string> refusal = mca_refusal(result.passthrough, i, *parts)) {
+      return make_error(std::move(*refusal));
+    }
+  }
   return result;
+}
+
+bool is_export_option(std::string_view word) {
+  return word == "-x" || word == "--x" || word == "-env" || word == "--env";
+}
+
+std::vector<Assignment> exported_assignments(const std::vector<std::string>& words) {
+  std::vector<Assignment> out;
+  for (std::size_t i = 0; i + 1 < words.size(); ++i) {
+    if (!is_export_option(words[i])) continue;
+    const std::string& operand = words[i + 1];
+    const std::size_t eq = operand.find('=');
+    if (eq != std::string::npos && eq > 0) out.push_back({operand.substr(0, eq), operand.substr(eq + 1)});
+    ++i;
+  }
+  return out;
 }
 
 std::optional<OpenMpiVersion> parse_mpirun_version(std::string_view output) {

@@ -91,6 +91,7 @@ class MpiRunner final : public Runner {
     if (is_efa_nccl_instance(type)) argv.insert(argv.end(), {"-x", "FI_PROVIDER=efa", "-x", "NCCL_PROTO=simple"});
     if (is_efa_rdma_instance(type)) argv.insert(argv.end(), {"-x", "FI_EFA_USE_DEVICE_RDMA=1"});
     append_credential_names(ctx, argv);  // B95
+    bound_mpirun_ssh(ctx, plan);
     for (const auto& name : ctx.forwarded_names) argv.insert(argv.end(), {"-x", name});  // B96
     append_model_parallel(ctx, plan, argv);                                               // B97
     const auto program = ctx.mpi_program();

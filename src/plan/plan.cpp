@@ -177,6 +177,128 @@ LaunchPlan make_plan(const PlanInputs& inputs, Diagnostics& diagnostics) {
   return plan;
 }
 
+namespace {
+
+// One hyperparameter that may account for a string that is too long.
+struct Contributor {
+  std::string key;
+  std::size_t bytes = 0;  // key and value as they appear in SM_HPS and friends
+  std::string env_name;   // SM_HP_<KEY> (user hyperparameters only)
+  std::string flag;       // --key / -k (user hyperparameters only)
+};
+
+std::vector<Contributor> contributors(const config::TrainingEnv& env) {
+  std::vector<Contributor> out;
+  for (const auto& [key, value] : env.hyperparameters) {
+    out.push_back({key, key.size() + env::env_value(value).size(), "SM_HP_" + env::env_name(key).substr(3),
+                   (py::code_point_length(key) > 1 ? "--" : "-") + key});
+  }
+  for (const auto& [key, value] : env.additional_framework_parameters) {
+    out.push_back({key, key.size() + env::env_value(value).size(), {}, {}});
+  }
+  return out;
+}
+
+// The hyperparameter a string too long is blamed on: the one it is
+// (SM_HP_<KEY>, the value after --key), else the largest one when that is a
+// fair share of the string; nullptr when none is.
+const Contributor* blame(const std::vector<Contributor>& all, std::string_view env_name,
+                         std::string_view flag_before, std::size_t string_bytes) {
+  for (const auto& c : all) {
+    if ((!env_name.empty() && c.env_name == env_name) || (!flag_before.empty() && c.flag == flag_before)) {
+      return &c;
+    }
+  }
+  const auto largest = std::max_element(all.begin(), all.end(), [](const Contributor& a, const Contributor& b) {
+    return a.bytes < b.bytes;
+  });
+  if (largest == all.end() || largest->bytes < string_bytes / 4) return nullptr;
+  return &*largest;
+}
+
+std::string bytes_text(std::size_t bytes) { return fmt::format("{} bytes", bytes); }
+
+}  // namespace
+
+void check_exec_limits(const LaunchPlan& plan, const config::TrainingEnv& env, const config::Environ& environ,
+                       const ExecLimits& limits, Diagnostics& diagnostics) {
+  constexpr std::size_t kMaxLength = ExecLimits::kMaxStringBytes - 1;  // without the NUL
+  const std::string limit_text = fmt::format(
+      "at most {} bytes in one argument or NAME=VALUE environment string (Linux's MAX_ARG_STRLEN, {} "
+      "with the NUL); pass large data in a file or a channel",
+      kMaxLength, bytes_text(ExecLimits::kMaxStringBytes));
+  const auto all = contributors(env);
+
+  // What is too long, grouped by the hyperparameter to blame (in order of discovery).
+  struct TooLong {
+    std::vector<std::string> carriers;  // "SM_HPS", "an argument of the command"
+    std::size_t longest = 0;
+  };
+  std::vector<std::pair<const Contributor*, TooLong>> found;
+  auto add = [&](const Contributor* who, std::string carrier, std::size_t length) {
+    auto it = std::find_if(found.begin(), found.end(), [&](const auto& f) { return f.first == who; });
+    if (it == found.end()) it = found.emplace(found.end(), who, TooLong{});
+    if (std::find(it->second.carriers.begin(), it->second.carriers.end(), carrier) == it->second.carriers.end()) {
+      it->second.carriers.push_back(std::move(carrier));
+    }
+    it->second.longest = std::max(it->second.longest, length);
+  };
+
+  std::size_t total = 0;
+  std::size_t count = 0;
+  for (std::size_t i = 0; i < plan.argv.size(); ++i) {
+    const std::size_t length = plan.argv[i].size();
+    total += length + 1;
+    ++count;
+    if (length <= kMaxLength) continue;
+    const std::string_view before = i > 0 ? std::string_view(plan.argv[i - 1]) : std::string_view();
+    const Contributor* who = blame(all, {}, before, length);
+    add(who, who != nullptr && who->flag == before ? fmt::format("the argument after {}", before)
+                                                   : fmt::format("argument {} of the command", i),
+        length);
+  }
+  config::Environ merged = environ;
+  for (const auto& [name, value] : plan.env) merged[name] = value;
+  for (const auto& [name, value] : merged) {
+    const std::size_t length = name.size() + 1 + value.size();
+    total += length + 1;
+    ++count;
+    if (length <= kMaxLength) continue;
+    add(blame(all, name, {}, length), name, length);
+  }
+
+  for (const auto& [who, too_long] : found) {
+    const std::string carriers = fmt::format("{}", fmt::join(too_long.carriers, ", "));
+    if (who == nullptr) {
+      for (const auto& carrier : too_long.carriers) {
+        diagnostics.add("environment", carrier, fmt::format("a string of {} or more", bytes_text(too_long.longest)),
+                        limit_text);
+      }
+      continue;
+    }
+    diagnostics.add(std::string(config::kHyperparametersFile), who->key,
+                    fmt::format("a value of {}, which makes {} too long ({} for the longest)",
+                                bytes_text(who->bytes), carriers, bytes_text(too_long.longest)),
+                    limit_text);
+  }
+  total += (count + 2) * sizeof(void*);
+  if (found.empty() && total > limits.max_total_bytes) {
+    const Contributor* who = blame(all, {}, {}, 0);
+    const std::string found_text =
+        fmt::format("the command and its environment come to {} in all", bytes_text(total));
+    const std::string expected = fmt::format(
+        "at most {} in all (sysconf(ARG_MAX) less room for what mpirun adds); pass large data in a file or a "
+        "channel",
+        bytes_text(limits.max_total_bytes));
+    if (who != nullptr) {
+      diagnostics.add(std::string(config::kHyperparametersFile), who->key,
+                      fmt::format("a value of {} (the largest), and {}", bytes_text(who->bytes), found_text), expected);
+    } else {
+      diagnostics.add("environment", "the whole environment", found_text, expected);
+    }
+  }
+}
+
 std::string to_json(const LaunchPlan& plan) {
   nlohmann::ordered_json j;
   j["runner"] = to_string(plan.runner);

@@ -56,6 +56,7 @@ class SmddpRunner final : public Runner {
     // D39 fixed: the ranks get the SM_* variables and credentials through -x,
     // as under the MPI runner, instead of depending on /etc/environment.
     append_credential_names(ctx, argv);
+    bound_mpirun_ssh(ctx, plan);
     for (const auto& name : ctx.forwarded_names) argv.insert(argv.end(), {"-x", name});
     if (ctx.env.is_smddprun_installed) {
       argv.push_back(ctx.inputs.tools.smddprun);

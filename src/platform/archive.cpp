@@ -74,21 +74,6 @@ class WorkingDirectory {
   std::string error_;
 };
 
-// The components of `path` without empty ones and ".".
-std::vector<std::string_view> components(std::string_view path) {
-  std::vector<std::string_view> parts;
-  std::size_t start = 0;
-  while (start <= path.size()) {
-    const auto slash = path.find('/', start);
-    const auto end = slash == std::string_view::npos ? path.size() : slash;
-    const auto part = path.substr(start, end - start);
-    if (!part.empty() && part != ".") parts.push_back(part);
-    if (slash == std::string_view::npos) break;
-    start = slash + 1;
-  }
-  return parts;
-}
-
 ArchiveError refuse(ArchiveFailure failure, std::string_view entry, std::string reason) {
   return ArchiveError{failure, std::string(entry), std::move(reason)};
 }
@@ -168,37 +153,12 @@ std::optional<ArchiveError> vet_entry(archive_entry* entry, const std::string& n
 std::optional<std::string> clean_member_path(std::string_view name) {
   if (name.starts_with('/')) return std::nullopt;
   std::string clean;
-  for (const auto part : components(name)) {
+  for (const auto part : path_components(name)) {
     if (part == "..") return std::nullopt;
     if (!clean.empty()) clean += '/';
     clean += part;
   }
   return clean;
-}
-
-bool link_target_stays_inside(std::string_view link, std::string_view target, std::string_view dest) {
-  if (target.empty()) return false;
-  std::size_t depth = 0;  // how many real directories lie between the link and `dest`
-  if (target.starts_with('/')) {
-    while (dest.size() > 1 && dest.ends_with('/')) dest.remove_suffix(1);
-    if (!target.starts_with(dest) || (target.size() > dest.size() && target[dest.size()] != '/'))
-      return false;
-    target.remove_prefix(dest.size());
-  } else {
-    const auto parts = components(link);
-    depth = parts.empty() ? 0 : parts.size() - 1;
-  }
-  std::size_t ups = 0;
-  bool named = false;
-  for (const auto part : components(target)) {
-    if (part == "..") {
-      if (named) return false;  // "a/..": only leading ".." are judged safely
-      ++ups;
-    } else {
-      named = true;
-    }
-  }
-  return ups <= depth;
 }
 
 bool is_tar_archive(const std::string& path) {
@@ -262,6 +222,10 @@ std::variant<ArchiveStats, ArchiveError> extract_tar(const std::string& archive_
   if (archive_write_close(writer.get()) < ARCHIVE_WARN) {
     return refuse(ArchiveFailure::kWriteError, "", error_text(writer.get()));
   }
+  // Parents the archive does not list ("pkg/" of "pkg/sub/mod.py") are made
+  // by libarchive with 0777 less the umask (0775 under umask 002, 0777 under
+  // 000): every directory gets safe_mode() here, links not followed.
+  if (auto error = make_directories_safe(dest)) return refuse(ArchiveFailure::kWriteError, "", *error);
   return stats;
 }
 

@@ -31,6 +31,8 @@
 #include <string_view>
 #include <variant>
 
+#include "platform/tree.hpp"  // link_target_stays_inside, shared with copy_tree_into
+
 namespace smlaunch::platform {
 
 /// Why an archive was not unpacked (completely).
@@ -69,11 +71,5 @@ struct ArchiveStats {
 /// A member's path made relative and clean ("./a//b/" -> "a/b"; "." and "./"
 /// -> ""), or nullopt when it is absolute or has a ".." component.
 [[nodiscard]] std::optional<std::string> clean_member_path(std::string_view name);
-
-/// Whether a symbolic link at the clean member path `link` with target
-/// `target` stays inside the directory `dest` it is unpacked into (see the
-/// comment at the top). Absolute targets must be under `dest`.
-[[nodiscard]] bool link_target_stays_inside(std::string_view link, std::string_view target,
-                                            std::string_view dest);
 
 }  // namespace smlaunch::platform

@@ -8,6 +8,7 @@
 #include <string>
 #include <string_view>
 #include <variant>
+#include <vector>
 
 #include "platform/fd.hpp"
 
@@ -24,6 +25,37 @@ namespace smlaunch::platform {
   if (directory) return kDirectoryMode;
   return (mode & kAnyExecuteBit) != 0 ? kExecutableMode : kFileMode;
 }
+
+/// The mode of every directory smlaunch creates for the job (output/,
+/// code/, the local-mode tree): exactly this, whatever the umask.
+inline constexpr unsigned kCreatedDirectoryMode = 0755;
+
+/// Creates `path` and any missing parents, each created one with exactly
+/// `mode` (chmod after mkdir: the umask does not apply); directories that
+/// exist are left as they are. Returns nullopt, or "<path>: <reason>".
+[[nodiscard]] std::optional<std::string> create_directories(const std::string& path,
+                                                           unsigned mode = kCreatedDirectoryMode);
+
+/// Sets every directory below `root`, and `root` itself, to safe_mode()
+/// (0755), without following symbolic links. Returns nullopt, or the first
+/// failure as "<path>: <reason>".
+[[nodiscard]] std::optional<std::string> make_directories_safe(const std::string& root);
+
+/// The components of `path` without empty ones and ".": "./a//b/" ->
+/// {"a", "b"}.
+[[nodiscard]] std::vector<std::string_view> path_components(std::string_view path);
+
+/// Whether a symbolic link at the clean relative path `link` (inside the
+/// directory `dest`) with target `target` stays inside `dest`. Relative
+/// targets may only start with `..` components, no more of them than the
+/// link's own depth, and then descend; absolute targets must be under
+/// `dest`. A lexical check of `a/l2 -> l1/../..` is fooled when `l1` is
+/// itself a link; with `..` only leading, and the directories the link
+/// lives in real ones (the caller's guarantee: the archive writer's
+/// SECURE_SYMLINKS, or a copy that never follows links), the `..`s climb
+/// real directories and no chain of such links leaves the tree.
+[[nodiscard]] bool link_target_stays_inside(std::string_view link, std::string_view target,
+                                            std::string_view dest);
 
 /// A directory of mode 0700 made with mkdtemp, removed with everything in it
 /// when the object goes away. Move-only.
@@ -53,8 +85,10 @@ class PrivateTempDir {
 
 /// Copies the contents of directory `from` into the existing directory `to`:
 /// directories, regular files and symlinks (as symlinks, not followed), with
-/// safe_mode() permissions. Any other kind of file is an error. Returns
-/// nullopt, or "<path>: <reason>".
+/// safe_mode() permissions. A symlink whose target would lead out of `to`
+/// (link_target_stays_inside: absolute, or more leading `..` than its
+/// depth) is refused, as in an archive; so is any other kind of file.
+/// Returns nullopt, or "<path>: <reason>".
 [[nodiscard]] std::optional<std::string> copy_tree_into(const std::string& from, const std::string& to);
 
 /// Copies the regular file `from` into the directory `to` under its own

@@ -132,6 +132,33 @@ TEST(EtcEnvironmentRender, SecretKeyInsideSmHpsAloneLeavesOutTheAggregates) {
   EXPECT_EQ(render_block(vars), "SM_NUM_GPUS=\"8\"\n");
 }
 
+// `-x DB_PASSWORD=...` in the custom mpirun options is repeated in
+// SM_FRAMEWORK_PARAMS and SM_TRAINING_ENV: those stay out of the file.
+TEST(EtcEnvironmentRender, SecretSetByCustomMpiOptionsLeavesOutTheVariablesThatRepeatIt) {
+  const Vars vars = {
+      {"SM_FRAMEWORK_PARAMS", R"({"sagemaker_mpi_custom_mpi_options":"-x DB_PASSWORD=pw -v"})"},
+      {"SM_TRAINING_ENV",
+       R"({"additional_framework_parameters":{"sagemaker_mpi_custom_mpi_options":"-x DB_PASSWORD=pw -v"}})"},
+      {"SM_NUM_GPUS", "8"}};
+  EXPECT_EQ(render_block(vars), "SM_NUM_GPUS=\"8\"\n");
+  // Found through either one.
+  EXPECT_EQ(render_block({{"SM_TRAINING_ENV", vars.at("SM_TRAINING_ENV")}, {"SM_NUM_GPUS", "8"}}),
+            "SM_NUM_GPUS=\"8\"\n");
+  // Options that set no secret keep them.
+  const Vars plain = {{"SM_FRAMEWORK_PARAMS", R"({"sagemaker_mpi_custom_mpi_options":"-x A=1"})"}};
+  EXPECT_EQ(render_block(plain), "SM_FRAMEWORK_PARAMS=\"{\"sagemaker_mpi_custom_mpi_options\":\"-x A=1\"}\"\n");
+}
+
+TEST(EtcEnvironmentRender, ValuesHoldingASecretValueAreLeftOut) {
+  const Vars vars = {{"HF_TOKEN", "hf-0123456789"},
+                     {"HF_HOME_URL", "https://user:hf-0123456789@example.com"},
+                     {"MY_TOKEN", "1"},  // too short to be searched for
+                     {"RANK_COUNT", "1"},
+                     {"SM_CUSTOM", "x -x API_KEY=k-9876543210 y"},
+                     {"SM_FRAMEWORK_PARAMS", R"({"sagemaker_mpi_custom_mpi_options":"-x API_KEY=k-9876543210"})"}};
+  EXPECT_EQ(render_block(vars), "RANK_COUNT=\"1\"\n");
+}
+
 TEST(EtcEnvironmentRender, AggregatesStayWithoutSecretHyperparameters) {
   const Vars vars = {{"SM_HP_LR", "0.1"}, {"SM_HPS", R"({"lr":0.1})"}, {"SM_USER_ARGS", R"(["--lr","0.1"])"}};
   EXPECT_EQ(render_block(vars),

@@ -243,6 +243,55 @@ INSTANTIATE_TEST_SUITE_P(
         RefusalCase{"-x A -- -x B", "-- is not allowed: mpirun would take everything after it, "
                                     "including the training command, as the program to run"}));
 
+// Open MPI appends -mca NAME VALUE to the `ssh HOST orted ...` command
+// line unquoted: a worker's shell would interpret anything special in it.
+TEST(CustomMpiOptions, McaValuesWithShellSyntaxAreRefused) {
+  for (const char* text :
+       {"-mca orte_base_help_aggregate $(touch${IFS}/tmp/x)", "--mca btl `id`", "-gmca btl tcp;id",
+        "--gmca btl tcp&id", "-mca btl 'tcp|id'", "-mca btl tcp>x", "-mca btl tcp<x", "-mca btl (x)",
+        "-mca btl 'a\\b'", "-mca btl \"'\"", "-mca btl '\"'", "-mca btl 'a\nb'", "-mca btl 'a\rb'",
+        "-mca btl 'a b'", "-mca btl 'a\tb'", "-mca btl *", "-mca btl ~root", "-mca btl '#x'",
+        "--prtemca plm_ssh_args '-p 2'", "--pmixmca x $y", "-mca 'bad name' 1", "-mca 'x;id' 1",
+        "-mca btl ''"}) {
+    const std::string message = parse_error(text);
+    EXPECT_NE(message.find("is not allowed; an MCA parameter name and value may only hold letters, digits"),
+              std::string::npos)
+        << text << ": " << message;
+    EXPECT_EQ(message.find('\n'), std::string::npos) << message;
+  }
+  EXPECT_EQ(parse_error("-mca orte_base_help_aggregate $(touch${IFS}/tmp/x)"),
+            "-mca orte_base_help_aggregate: the value \"$(touch${IFS}/tmp/x)\" is not allowed; an MCA "
+            "parameter name and value may only hold letters, digits and _ - . , : / ^ + = @ % (no spaces, "
+            "quotes or other shell syntax: Open MPI puts MCA parameters on the ssh command line that starts "
+            "its daemons on the other hosts)");
+  EXPECT_TRUE(parse_error("-mca 'x;id' 1").starts_with("-mca: the parameter name \"x;id\" is not allowed"));
+}
+
+TEST(CustomMpiOptions, OrdinaryMcaValuesPassThrough) {
+  EXPECT_EQ(parse_ok("-mca btl_tcp_if_include 10.0.0.0/8 --mca btl ^openib,self -gmca x a=b:c@d%e+f "
+                     "--prtemca plm_ssh_num_concurrent 64 -mca pml ob1")
+                .passthrough,
+            (Tokens{"-mca", "btl_tcp_if_include", "10.0.0.0/8", "--mca", "btl", "^openib,self", "-gmca", "x",
+                    "a=b:c@d%e+f", "--prtemca", "plm_ssh_num_concurrent", "64", "-mca", "pml", "ob1"}));
+  // Other options' values are not MCA parameters: only split.
+  EXPECT_EQ(parse_ok("-x 'A=$(x) y'").passthrough, (Tokens{"-x", "A=$(x) y"}));
+  // A missing value is mpirun's to report.
+  EXPECT_EQ(parse_ok("-mca btl").passthrough, (Tokens{"-mca", "btl"}));
+}
+
+TEST(ExportedAssignments, NameValuePairsOfEveryExportSpelling) {
+  const Tokens words = {"-x", "A=1", "-x", "PATH", "--x", "B=a=b", "-env", "C=", "--env", "D=d", "-y", "E=e", "-x"};
+  const auto found = exported_assignments(words);
+  ASSERT_EQ(found.size(), 4u);
+  EXPECT_EQ(found[0].name, "A");
+  EXPECT_EQ(found[0].value, "1");
+  EXPECT_EQ(found[1].name, "B");
+  EXPECT_EQ(found[1].value, "a=b");
+  EXPECT_EQ(found[2].name, "C");
+  EXPECT_EQ(found[2].value, "");
+  EXPECT_EQ(found[3].name, "D");
+}
+
 TEST(CustomMpiOptions, RejectsHostfileWithClearMessage) {
   const std::string message = parse_error("--hostfile /opt/ml/hosts");
   EXPECT_EQ(message, "--hostfile is not allowed: " + std::string(kHostsMsg));

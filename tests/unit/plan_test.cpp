@@ -297,6 +297,64 @@ TEST(MpiPlan, B95_CredentialsForwardedByNameOnlyWhenSet) {
   EXPECT_EQ(text.find("AWS_SECRET_ACCESS_KEY"), std::string::npos);
 }
 
+// Other secret-named variables are kept out of the workers' /etc/environment:
+// -x by name is how ranks there get them (deterministic: name order).
+TEST(MpiPlan, SecretNamedVariablesAreForwardedByNameInNameOrder) {
+  Job job = mpi_job(kTwoHosts);
+  job.environ["AWS_SESSION_TOKEN"] = "aws-token-value";
+  job.environ["WANDB_API_KEY"] = "wandb-value";
+  job.environ["HF_TOKEN"] = "hf-value";
+  job.environ["DB_PASSWORD"] = "db-value";
+  job.environ["NOT-A-NAME_TOKEN"] = "dash-value";
+  job.environ["KEY_SIZE"] = "2048";  // a safe name
+  const std::string text = joined(job.plan().argv);
+  EXPECT_NE(text.find("-x AWS_ACCESS_KEY_ID -x AWS_SESSION_TOKEN -x DB_PASSWORD -x HF_TOKEN -x WANDB_API_KEY "
+                      "-x SM_HOSTS"),
+            std::string::npos)
+      << text;
+  for (const char* value : {"aws-token-value", "wandb-value", "hf-value", "db-value", "NOT-A-NAME", "KEY_SIZE"}) {
+    EXPECT_EQ(text.find(value), std::string::npos) << value << " in " << text;
+  }
+}
+
+TEST(SmddpPlan, SecretNamedVariablesAreForwardedByName) {
+  Job job;
+  job.resource_config = kTwoHosts;
+  job.hyperparameters = R"({"sagemaker_program":"\"train.py\"","sagemaker_distributed_dataparallel_enabled":"true"})";
+  job.environ["HF_TOKEN"] = "hf-value";
+  const std::string text = joined(job.plan().argv);
+  EXPECT_NE(text.find("-x HF_TOKEN -x SM_HOSTS"), std::string::npos) << text;
+  EXPECT_EQ(text.find("hf-value"), std::string::npos) << text;
+}
+
+// mpirun's own ssh to the workers gets a connect timeout and keepalives,
+// through the environment: the argv stays the reference's.
+TEST(MpiPlan, MpirunSshIsBoundedThroughTheEnvironment) {
+  Job v4 = mpi_job(kTwoHosts);
+  const auto plan4 = v4.plan();
+  ASSERT_NE(plan4.env.find("OMPI_MCA_plm_rsh_args"), nullptr);
+  EXPECT_EQ(*plan4.env.find("OMPI_MCA_plm_rsh_args"), kMpirunSshArgs);
+  EXPECT_NE(kMpirunSshArgs.find("-o ConnectTimeout=30"), std::string_view::npos);
+  EXPECT_EQ(joined(plan4.argv).find("plm_rsh_args"), std::string::npos);
+  EXPECT_EQ(plan4.env.find("PRTE_MCA_plm_ssh_args"), nullptr);
+
+  Job v5 = mpi_job(kTwoHosts);
+  v5.inputs.tools.openmpi_version = mpi::OpenMpiVersion::V5;
+  const auto plan5 = v5.plan();
+  ASSERT_NE(plan5.env.find("PRTE_MCA_plm_ssh_args"), nullptr);
+  EXPECT_EQ(*plan5.env.find("PRTE_MCA_plm_ssh_args"), kMpirunSshArgs);
+
+  Job own = mpi_job(kTwoHosts);
+  own.environ["OMPI_MCA_plm_rsh_args"] = "-p 2222";
+  EXPECT_EQ(own.plan().env.find("OMPI_MCA_plm_rsh_args"), nullptr) << "the job's own setting is inherited";
+
+  Job one = mpi_job(R"({"current_host":"algo-1","hosts":["algo-1"]})");
+  EXPECT_EQ(one.plan().env.find("OMPI_MCA_plm_rsh_args"), nullptr) << "no ssh on one host";
+
+  Job worker = mpi_job(kTwoHostsWorker);
+  EXPECT_EQ(worker.plan().env.find("OMPI_MCA_plm_rsh_args"), nullptr) << "workers run no mpirun";
+}
+
 TEST(MpiPlan, B99_B100_ModelParallelTokens) {
   Job job = mpi_job(kTwoHosts, R"("mp_parameters":"{\"partitions\":2}")");
   job.environ["SM_DLC_TORCH_VERSION"] = "2.0.0";
@@ -488,6 +546,78 @@ TEST(PlanJson, DesignShapeAndOrder) {
                                             "num_processes", "argv", "env", "cwd"}));
   EXPECT_EQ(parsed.as_dict().find("runner")->as_str(), "mpi");
   EXPECT_EQ(*parsed.as_dict().find("num_processes")->to_int64(), 4);
+}
+
+// ---- What one exec can carry (MAX_ARG_STRLEN, ARG_MAX) ----------------------
+
+std::string exec_limit_messages(Job& job, const LaunchPlan& plan, std::size_t total = std::size_t{2} << 20) {
+  Diagnostics d;
+  ExecLimits limits;
+  limits.max_total_bytes = total;
+  check_exec_limits(plan, job.env, job.environ, limits, d);
+  return test::messages(d);
+}
+
+TEST(ExecLimits, ValueTooLongForOneArgumentNamesTheHyperparameterAndTheLimit) {
+  Job job;
+  job.hyperparameters = R"({"sagemaker_program":"\"train.py\"","big":")" + std::string(200'000, 'a') + R"(","lr":"0.1"})";
+  const auto plan = job.plan();
+  ASSERT_TRUE(job.diagnostics.empty()) << test::messages(job.diagnostics);
+  const std::string messages = exec_limit_messages(job, plan);
+  EXPECT_NE(messages.find("hyperparameters.json: big: a value of 200003 bytes, which makes "), std::string::npos)
+      << messages;
+  for (const char* carrier : {"SM_HP_BIG", "SM_HPS", "SM_TRAINING_ENV", "SM_USER_ARGS", "the argument after --big"}) {
+    EXPECT_NE(messages.find(carrier), std::string::npos) << carrier << " in " << messages;
+  }
+  EXPECT_NE(messages.find("at most 131071 bytes"), std::string::npos) << messages;
+  EXPECT_EQ(messages.find("lr"), std::string::npos) << messages;
+  EXPECT_EQ(std::count(messages.begin(), messages.end(), '\n'), 1) << "one problem: " << messages;
+  EXPECT_LT(messages.size(), 1000u) << "no value in the message";
+}
+
+TEST(ExecLimits, ValueThatOnlyMakesTheDerivedVariablesTooLongBlamesIt) {
+  // 70,000 quotes: 70 KB as an argument, 140 KB JSON-escaped in SM_HPS.
+  // Backslash-quote pairs in the file decode to quotes (not JSON: kept raw).
+  Job job;
+  job.hyperparameters = R"({"sagemaker_program":"\"train.py\"","quotes":")";
+  for (int i = 0; i < 70'000; ++i) job.hyperparameters += "\\\"";
+  job.hyperparameters += R"("})";
+  const auto plan = job.plan();
+  ASSERT_TRUE(job.diagnostics.empty()) << test::messages(job.diagnostics);
+  const std::string messages = exec_limit_messages(job, plan);
+  EXPECT_NE(messages.find("hyperparameters.json: quotes: "), std::string::npos) << messages;
+  EXPECT_NE(messages.find("SM_HPS"), std::string::npos) << messages;
+  EXPECT_EQ(messages.find("SM_HP_QUOTES"), std::string::npos) << messages;
+}
+
+TEST(ExecLimits, FrameworkParameterTooLongIsNamedToo) {
+  Job job = mpi_job(kTwoHosts, R"("sagemaker_mpi_custom_mpi_options":")" + std::string("-x A=") +
+                                   std::string(140'000, 'b') + "\"");
+  const auto plan = job.plan();
+  ASSERT_TRUE(job.diagnostics.empty()) << test::messages(job.diagnostics);
+  const std::string messages = exec_limit_messages(job, plan);
+  EXPECT_NE(messages.find("hyperparameters.json: sagemaker_mpi_custom_mpi_options: "), std::string::npos)
+      << messages;
+  EXPECT_NE(messages.find("SM_FRAMEWORK_PARAMS"), std::string::npos) << messages;
+}
+
+TEST(ExecLimits, TotalOverTheLimitNamesTheLargestHyperparameter) {
+  Job job;
+  job.hyperparameters = R"({"sagemaker_program":"\"train.py\"","a":")" + std::string(20'000, 'a') +
+                        R"(","b":")" + std::string(50'000, 'b') + R"("})";
+  const auto plan = job.plan();
+  ASSERT_TRUE(job.diagnostics.empty()) << test::messages(job.diagnostics);
+  EXPECT_EQ(exec_limit_messages(job, plan), "") << "fits in 2 MiB";
+  const std::string messages = exec_limit_messages(job, plan, 256 * 1024);
+  EXPECT_NE(messages.find("hyperparameters.json: b: a value of 50001 bytes (the largest)"), std::string::npos)
+      << messages;
+  EXPECT_NE(messages.find("at most 262144 bytes in all"), std::string::npos) << messages;
+}
+
+TEST(ExecLimits, AnOrdinaryJobFits) {
+  Job job = mpi_job(kTwoHosts, R"("lr":"35")");
+  const auto plan = job.plan();
+  EXPECT_EQ(exec_limit_messages(job, plan), "");
 }
 
 TEST(ShellQuote, QuotesForDisplayOnly) {

@@ -279,6 +279,55 @@ TEST_F(UserCodeTest, B60_LocalDirectoryIsCopiedWithSafeModes) {
   EXPECT_EQ(mode_of(dir.path() + "/src/train.py"), 0666u) << "the source is not touched";
 }
 
+// The archive rule for links (link_target_stays_inside), applied to a local
+// directory: links inside it are copied, links out of it refused.
+TEST_F(UserCodeTest, D30_SymlinkOutOfALocalDirectoryIsRefused) {
+  dir.write("secret/credentials", "top secret\n", 0600);
+  dir.write("src/train.py", "print(1)\n");
+  dir.write("src/lib/util.py", "X = 1\n");
+  fs::create_symlink("../train.py", dir.path() + "/src/lib/up.py");  // inside: kept
+  fs::create_symlink("../../secret", dir.path() + "/src/lib/relative-link");
+  expect_refused(dir.path() + "/src", {"lib/relative-link", "is a symbolic link to ../../secret",
+                                       "outside the code directory"});
+
+  fs::remove(dir.path() + "/src/lib/relative-link");
+  fs::create_symlink(dir.path() + "/secret/credentials", dir.path() + "/src/absolute-link");
+  expect_refused(dir.path() + "/src", {"absolute-link", "outside the code directory"});
+
+  fs::remove(dir.path() + "/src/absolute-link");
+  const auto l = loaded(dir.path() + "/src");
+  EXPECT_TRUE(ready(*l));
+  EXPECT_EQ(fs::read_symlink(code() + "/lib/up.py"), "../train.py");
+}
+
+TEST(CreateDirectories, MakesEachMissingDirectory0755WhateverTheUmask) {
+  test::TempDir dir;
+  fs::create_directories(dir.path() + "/exists");
+  fs::permissions(dir.path() + "/exists", fs::perms::owner_all);
+  const ::mode_t old = ::umask(0);
+  const auto error = platform::create_directories(dir.path() + "/exists/a/b/c");
+  ::umask(old);
+  ASSERT_EQ(error, std::nullopt) << *error;
+  EXPECT_EQ(mode_of(dir.path() + "/exists"), 0700u) << "an existing directory is left alone";
+  for (const char* d : {"/exists/a", "/exists/a/b", "/exists/a/b/c"}) EXPECT_EQ(mode_of(dir.path() + d), 0755u) << d;
+  EXPECT_EQ(platform::create_directories(dir.path() + "/exists/a/b/c"), std::nullopt) << "idempotent";
+  dir.write("file", "x");
+  EXPECT_NE(platform::create_directories(dir.path() + "/file/sub"), std::nullopt);
+}
+
+TEST(CreateDirectories, MakeDirectoriesSafeFixesEveryDirectoryButFollowsNoLink) {
+  test::TempDir dir;
+  test::TempDir outside;
+  fs::create_directories(dir.path() + "/tree/a/b");
+  fs::permissions(dir.path() + "/tree/a", fs::perms::all);
+  fs::permissions(dir.path() + "/tree/a/b", fs::perms::all);
+  fs::permissions(outside.path(), fs::perms::all);
+  fs::create_directory_symlink(outside.path(), dir.path() + "/tree/out");
+  ASSERT_EQ(platform::make_directories_safe(dir.path() + "/tree"), std::nullopt);
+  for (const char* d : {"/tree", "/tree/a", "/tree/a/b"}) EXPECT_EQ(mode_of(dir.path() + d), 0755u) << d;
+  EXPECT_EQ(mode_of(outside.path()), 0777u) << "not followed";
+}
+
 TEST_F(UserCodeTest, B60_AnotherFileIsCopiedIntoTheCodeDir) {
   const auto file = dir.write("train.py", "print(2)\n");
   const auto l = loaded(file);
