@@ -30,7 +30,8 @@ runtime_mpi=(openmpi-bin python3-mpi4py)
 test=(
   libopenmpi-dev python3-torch iproute2
   libgtest-dev libgmock-dev libbenchmark-dev
-  clang clang-format clang-tidy
+  clang clang-format clang-tidy cppcheck
+  libclang-rt-dev  # libFuzzer and the sanitizers for clang (scripts/fuzz.sh); clang only recommends it
   python3-pip python3-setuptools python3-wheel python3-venv  # tests: pip installs of submitted code
   debootstrap  # tests/install: the .deb is installed into a clean Debian 12 root
 )

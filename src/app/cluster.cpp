@@ -89,8 +89,8 @@ class StopWatch {
 std::optional<int> wait_for_names(const Loaded& l, const ClusterOptions& o) {
   // The reference compares the lower-cased value with "true".
   if (auto it = l.environ.find("SM_STUDIO_LOCAL_MODE");
-      it != l.environ.end() && std::equal(it->second.begin(), it->second.end(), "true", "true" + 4,
-                                          [](char a, char b) { return (a | 0x20) == b; })) {
+      it != l.environ.end() && std::ranges::equal(it->second, std::string_view("true"),
+                                                  [](char a, char b) { return (a | 0x20) == b; })) {
     return std::nullopt;
   }
   const auto started = Clock::now();

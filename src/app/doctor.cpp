@@ -359,7 +359,10 @@ std::vector<Check> check_config(const Settings& s, JobFacts& f) {
         {config::kResourceConfigFile, &paths.resource_config_file},
         {config::kHyperparametersFile, &paths.hyperparameters_file},
         {config::kInputDataConfigFile, &paths.input_data_config_file}};
-    for (const auto& [file, path] : files) {
+    for (const auto& entry : files) {
+      // Named copies, not a structured binding: clang 14 cannot capture one.
+      const std::string_view file = entry.first;
+      const std::string* path = entry.second;
       const bool bad =
           std::any_of(problems.begin(), problems.end(), [&](const Problem& p) { return p.file == file; });
       if (bad) {

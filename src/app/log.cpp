@@ -50,7 +50,7 @@ bool parse_level(std::string_view text, Level* out) {
 
 void write(Level level, std::string_view message) {
   timeval tv{};
-  ::gettimeofday(&tv, nullptr);
+  (void)::gettimeofday(&tv, nullptr);
   tm local{};
   ::localtime_r(&tv.tv_sec, &local);
   char stamp[32];

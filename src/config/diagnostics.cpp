@@ -6,8 +6,32 @@
 
 namespace smlaunch {
 
+namespace {
+
+// `text` with its control characters shown as \xNN (describe_for_message's
+// notation), so that a field named after a user's key ("a\nb" in
+// hyperparameters.json) cannot break a message into two log lines.
+std::string one_line(std::string_view text) {
+  std::string out;
+  out.reserve(text.size());
+  for (const char c : text) {
+    const auto byte = static_cast<unsigned char>(c);
+    if (byte < 0x20 || byte == 0x7f) {
+      out += fmt::format("\\x{:02x}", byte);
+    } else {
+      out += c;
+    }
+  }
+  return out;
+}
+
+}  // namespace
+
 std::string Problem::message() const {
-  return fmt::format("{}: {}: {}, expected {}", file, field, found, expected);
+  // Each part is made one line here, whatever its source: fields are often
+  // the user's own keys and names.
+  return fmt::format("{}: {}: {}, expected {}", one_line(file), one_line(field), one_line(found),
+                     one_line(expected));
 }
 
 void Diagnostics::add(std::string file, std::string field, std::string found,

@@ -7,7 +7,7 @@
 
 namespace smlaunch::platform {
 
-void ignore_sigpipe() { ::signal(SIGPIPE, SIG_IGN); }
+void ignore_sigpipe() { (void)::signal(SIGPIPE, SIG_IGN); }
 
 void OutputWriter::append(std::string_view bytes) {
   if (broken_) return;

@@ -117,7 +117,8 @@ std::variant<std::string, int> find_program(const std::string& name, std::string
     const std::size_t colon = path_env.find(':', start);
     std::string dir(
         path_env.substr(start, colon == std::string_view::npos ? std::string_view::npos : colon - start));
-    if (dir.empty()) dir = ".";
+    // push_back, not = ".": GCC 12 -O3 warns -Wrestrict (a false positive) on the assignment.
+    if (dir.empty()) dir.push_back('.');
     if (dir.front() != '/' && !cwd.empty()) dir = cwd + "/" + dir;
     std::string candidate = dir + "/" + name;
     const int err = check_executable(candidate);

@@ -184,7 +184,7 @@ void append_json(std::string& out, const Value& value) {
 void append_json_indented(std::string& out, const Value& value, int indent, int level) {
   const auto newline = [&](int depth) {
     out.push_back('\n');
-    out.append(static_cast<std::size_t>(indent * depth), ' ');
+    out.append(static_cast<std::size_t>(indent) * static_cast<std::size_t>(depth), ' ');
   };
   if (value.is_list() && !value.as_list().empty()) {
     out.push_back('[');

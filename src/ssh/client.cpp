@@ -489,10 +489,8 @@ std::variant<ExecResult, Failure> Session::exec(const std::string& command, std:
         result.output.append(buffer.data(), std::min(room, static_cast<std::size_t>(n)));
       }
     }
-    if (::ssh_channel_is_eof(ch) != 0 || ::ssh_channel_is_closed(ch) != 0) {
-      output_done = true;
-      break;
-    }
+    output_done = ::ssh_channel_is_eof(ch) != 0 || ::ssh_channel_is_closed(ch) != 0;
+    if (output_done) break;
     if (got_any) continue;
 
     // Wait for anything from the server (output, end of file, a window

@@ -271,7 +271,9 @@ TEST_F(SshSession, ExecFeedsInputThenEndOfFile) {
 }
 
 TEST_F(SshSession, ExecOutputIsCappedAt64KiB) {
-  const ExecResult capped = exec_ok(*session_, "head -c 1000000 /dev/zero; exit 4");
+  // 1 MB through the channel: a generous bound (the cap is what is tested;
+  // a loaded 2-core machine has taken over 5 s).
+  const ExecResult capped = exec_ok(*session_, "head -c 1000000 /dev/zero; exit 4", "", milliseconds{60'000});
   EXPECT_EQ(capped.output.size(), 64U * 1024U);
   EXPECT_EQ(capped.exit_status, 4);
 }
