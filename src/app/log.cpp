@@ -54,7 +54,7 @@ void write(Level level, std::string_view message) {
   tm local{};
   ::localtime_r(&tv.tv_sec, &local);
   char stamp[32];
-  std::strftime(stamp, sizeof stamp, "%Y-%m-%d %H:%M:%S", &local);
+  (void)std::strftime(stamp, sizeof stamp, "%Y-%m-%d %H:%M:%S", &local);
   // One write() per record so that lines from several threads never interleave.
   std::string record = fmt::format("{},{:03d} smlaunch {} {}\n", stamp, tv.tv_usec / 1000, name(level), message);
   std::string_view rest = record;
