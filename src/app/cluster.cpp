@@ -183,6 +183,14 @@ void reap_orphans(pid_t keep) {
   }
 }
 
+// This host's readiness as the others read it: success, or its own code
+// failure (class, exit code, message).
+cluster::Outcome own_readiness(const ClusterOptions& o) {
+  if (!o.code_failure || !o.code_failure->failure) return {};
+  const auto& failure = *o.code_failure->failure;
+  return {o.code_failure->exit_code, failure.error_class, failure.message};
+}
+
 // The job cannot start while a host's code is not ready (its fetch or
 // install failed): this host's own failure, or what workers published. One
 // report naming every such host, with the first one's class and exit code.
@@ -193,11 +201,7 @@ std::optional<JobReport> code_not_ready(const ClusterOptions& o, const std::stri
     cluster::Outcome outcome;
   };
   std::vector<NotReady> hosts;
-  if (o.code_failure && o.code_failure->failure) {
-    hosts.push_back({self,
-                     {o.code_failure->exit_code, o.code_failure->failure->error_class,
-                      o.code_failure->failure->message}});
-  }
+  if (auto own = own_readiness(o); !own.success()) hosts.push_back({self, std::move(own)});
   for (const auto& file : published) {
     if (file.content.empty()) continue;  // nothing published (an older launcher): ready
     if (auto outcome = cluster::parse_outcome(file.content)) {
@@ -383,10 +387,8 @@ int run_worker(const Loaded& l, const ClusterOptions& o) {
 
   // Whether our code is ready, for the leader to read once our sshd is up
   // (so it is there before the leader can look).
-  cluster::Outcome readiness;
-  if (o.code_failure && o.code_failure->failure) {
-    readiness = {o.code_failure->exit_code, o.code_failure->failure->error_class,
-                 o.code_failure->failure->message};
+  const cluster::Outcome readiness = own_readiness(o);
+  if (!readiness.success()) {
     log::error("The code is not ready on this host ({}); telling the leader", readiness.error_class);
   }
   if (auto error = platform::write_file_atomically(readiness_file, cluster::to_text(readiness), 0644)) {
@@ -482,10 +484,8 @@ int run_node(const Loaded& l, const ClusterOptions& o) {
   // Every host says on its heartbeat port whether its code is ready; no host
   // starts its part of the job before every other has said it is (a start
   // barrier), and none starts when one is not.
-  cluster::Outcome readiness;
-  if (o.code_failure && o.code_failure->failure) {
-    readiness = {o.code_failure->exit_code, o.code_failure->failure->error_class,
-                 o.code_failure->failure->message};
+  const cluster::Outcome readiness = own_readiness(o);
+  if (!readiness.success()) {
     log::error("The code is not ready on this host ({}); telling the other hosts", readiness.error_class);
   }
   auto listener = cluster::HeartbeatListener::start(o.heartbeat_port, cluster::to_text(readiness));
