@@ -168,6 +168,8 @@ void set_timeout(ssh_session session, milliseconds timeout) {
 /// the channels' buffers). Returns SSH_OK, SSH_AGAIN (timed out) or
 /// SSH_ERROR. The session is in a poll event only for this call, as in
 /// libssh's own (deprecated) ssh_channel_select().
+constexpr milliseconds kPacketWaitSlice{50};
+
 int wait_for_packets(ssh_session session, milliseconds timeout) {
   const EventHandle event(::ssh_event_new());
   if (!event || ::ssh_event_add_session(event.get(), session) != SSH_OK) return SSH_ERROR;
@@ -495,7 +497,11 @@ std::variant<ExecResult, Failure> Session::exec(const std::string& command, std:
 
     // Wait for anything from the server (output, end of file, a window
     // adjustment for pending input), at most until the deadline.
-    if (wait_for_packets(session, time_left(deadline)) == SSH_ERROR) {
+    // In slices: libssh may already hold the last packets (end of file,
+    // close) in its own buffer, where a poll of the socket cannot see them;
+    // the next round's reads process them (seen as a rare hang with 1 MB of
+    // output).
+    if (wait_for_packets(session, std::min(time_left(deadline), kPacketWaitSlice)) == SSH_ERROR) {
       auto f = channel_failure("lost the connection");
       close_channel(session, channel);
       return f;
