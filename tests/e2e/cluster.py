@@ -418,6 +418,10 @@ class Cluster:
         self._log_file = None
         self._mounts_before = None
         self._namespaces = set()
+        # An fd on each of our namespaces keeps it from being freed, so its
+        # inode number cannot be reused by someone else's new namespace (a
+        # concurrent test's unshare) while _destroy looks for leftovers.
+        self._namespace_fds = []
 
     # -- logging
     def log(self, msg):
@@ -505,7 +509,7 @@ class Cluster:
             if time.time() > deadline:
                 raise HarnessError("the bridge namespace did not appear")
             time.sleep(0.01)
-        self._namespaces.add(_ns(self.bridge_pid, "net"))
+        self._hold_namespace(self.bridge_pid, "net")
         br = ["/usr/bin/nsenter", f"--net=/proc/{self.bridge_pid}/ns/net", "--"]
         self.check(br + ["ip", "link", "add", BRIDGE, "type", "bridge"])
         self.check(br + ["ip", "link", "set", BRIDGE, "up"])
@@ -519,7 +523,7 @@ class Cluster:
             self.hosts.append(h)
             h.create(etc_hosts, ssh["host"], keep)
             for kind in ("net", "mnt", "pid", "uts", "ipc"):
-                self._namespaces.add(_ns(h.init_pid, kind))
+                self._hold_namespace(h.init_pid, kind)
             h.configure_network(self.bridge_pid)
         self.check_reachability()
         self.log(f"cluster up: {', '.join(f'{h.name}={h.ip} (uts {h.hostname}, init {h.init_pid})' for h in self.hosts)}")
@@ -617,6 +621,9 @@ class Cluster:
                 break
             time.sleep(0.05)
         problems += [f"left: {describe_process(p) or p}" for p in left]
+        for fd in self._namespace_fds:
+            os.close(fd)
+        self._namespace_fds = []
         mounts_after = set(_read("/proc/self/mounts").splitlines()) if self._mounts_before is not None else set()
         new = [m for m in mounts_after - (self._mounts_before or set()) if self.work_dir in m or "e2e-" in m]
         problems += [f"mount left in the root namespace: {m}" for m in new]
@@ -625,6 +632,11 @@ class Cluster:
             os.rmdir(os.path.dirname(self.work_dir))   # e2e-work, when empty
         self.log("cleaned up" if not problems else "cleanup problems: " + "; ".join(problems))
         return problems
+
+    def _hold_namespace(self, pid, kind):
+        fd = os.open(f"/proc/{pid}/ns/{kind}", os.O_RDONLY | os.O_CLOEXEC)
+        self._namespace_fds.append(fd)
+        self._namespaces.add(f"{kind}:[{os.fstat(fd).st_ino}]")   # as readlink shows it
 
     def processes_in_our_namespaces(self):
         ours = self._namespaces - {None}

@@ -357,6 +357,40 @@ TEST_F(SupervisorTest, RelaysFiveMegabytesOnEachStreamCompletely) {
   EXPECT_GT(captured.chunks, std::size_t{2});
 }
 
+TEST_F(SupervisorTest, OutputIsNotHeldBackUntilTheJobEnds) {
+  // Output is read in batches (a trickling pipe is left to fill for a few
+  // milliseconds), never kept until the job exits.
+  Supervisor supervisor;
+  Clock::time_point first_seen{};
+  std::string out;
+  const HangGuard guard;
+  auto result = supervisor.run(shell("echo first; sleep 1; echo second"),
+                               [&](OutputStream /*stream*/, std::string_view chunk) {
+                                 if (out.empty()) first_seen = Clock::now();
+                                 out.append(chunk);
+                               });
+  const Clock::time_point ended = Clock::now();
+  ASSERT_TRUE(std::holds_alternative<JobOutcome>(result));
+  EXPECT_EQ(out, "first\nsecond\n");
+  EXPECT_GT(ended - first_seen, std::chrono::milliseconds(500)) << "the first line came only at the end";
+}
+
+TEST_F(SupervisorTest, ManySmallWritesArriveCompleteAndInOrder) {
+  // One write per line, with pauses: the batching pauses between reads.
+  Supervisor supervisor;
+  Captured captured;
+  const JobOutcome outcome =
+      run_job(supervisor,
+              shell("for i in $(seq 1 300); do echo \"line $i\"; [ $((i % 50)) = 0 ] && sleep 0.05; done; "
+                    "echo tail >&2"),
+              captured);
+  EXPECT_TRUE(outcome.job.success()) << outcome.describe();
+  std::string expected;
+  for (int i = 1; i <= 300; ++i) expected += "line " + std::to_string(i) + "\n";
+  EXPECT_EQ(captured.out, expected);
+  EXPECT_EQ(captured.err, "tail\n");
+}
+
 TEST_F(SupervisorTest, ReportsDeathBySignal) {
   Supervisor supervisor;
   Captured captured;
