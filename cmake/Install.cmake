@@ -7,9 +7,10 @@
 #   <libdir>/cmake/smlaunch/                  find_package(smlaunch) -> smlaunch::smlaunch
 #   <libdir>/pkgconfig/smlaunch.pc            pkg-config smlaunch
 #
-# The library is static, so its private dependencies (fmt, libssh, Threads,
-# dl; libarchive is dlopen'ed at run time) are the consumer's link dependencies: smlaunchConfig.cmake finds
-# them again and smlaunch.pc lists them. Both files locate the prefix relative
+# The library is static, so its private dependencies (fmt, Threads, dl) are
+# the consumer's link dependencies: smlaunchConfig.cmake finds them again and
+# smlaunch.pc lists them. libssh and libarchive are opened with dlopen when
+# first needed, so they are run-time dependencies only. Both files locate the prefix relative
 # to themselves, so one install tree (or .deb) works wherever it is unpacked.
 # Build outputs stay where the top-level CMakeLists.txt puts them (bin/,
 # lib/smlaunch/); install rules only copy.

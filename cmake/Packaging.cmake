@@ -40,8 +40,8 @@ find_program(SMLAUNCH_DPKG_SHLIBDEPS dpkg-shlibdeps)
 mark_as_advanced(SMLAUNCH_DPKG_SHLIBDEPS)
 if(SMLAUNCH_DPKG_SHLIBDEPS)
   set(CPACK_DEBIAN_RUNTIME_PACKAGE_SHLIBDEPS ON)
-  # dlopen'ed (platform/archive.cpp), so dpkg-shlibdeps cannot see it.
-  string(APPEND CPACK_DEBIAN_RUNTIME_PACKAGE_DEPENDS ", libarchive13")
+  # dlopen'ed (ssh/client.cpp, platform/archive.cpp): dpkg-shlibdeps cannot see them.
+  string(APPEND CPACK_DEBIAN_RUNTIME_PACKAGE_DEPENDS ", libssh-4, libarchive13")
 else()
   string(APPEND CPACK_DEBIAN_RUNTIME_PACKAGE_DEPENDS
     ", libssh-4, libarchive13, libfmt9, libstdc++6, libgcc-s1, libc6")
@@ -57,7 +57,7 @@ set(CPACK_DEBIAN_RUNTIME_DESCRIPTION
 set(CPACK_DEBIAN_DEVELOPMENT_PACKAGE_NAME libsmlaunch-dev)
 set(CPACK_DEBIAN_DEVELOPMENT_PACKAGE_SECTION libdevel)
 set(CPACK_DEBIAN_DEVELOPMENT_PACKAGE_DEPENDS
-  "smlaunch (= ${PROJECT_VERSION}-${CPACK_DEBIAN_PACKAGE_RELEASE}), libfmt-dev, libssh-dev, pkg-config")
+  "smlaunch (= ${PROJECT_VERSION}-${CPACK_DEBIAN_PACKAGE_RELEASE}), libfmt-dev, pkg-config")
 set(CPACK_DEBIAN_DEVELOPMENT_DESCRIPTION
 "smlaunch library and headers
  The configuration and launch-plan library behind smlaunch (static), with its

@@ -35,11 +35,12 @@
 // a socket libssh created itself it always closes exactly once.
 //
 // Threads. libssh 0.10 initialises itself (pthread locking, the crypto
-// library) from a library constructor when it is linked dynamically, and
-// needs ssh_init() before any other call when linked statically. We call
-// ssh_init() once (std::call_once) before the first session either way: it is
-// reference-counted, so this also keeps another component's ssh_finalize()
-// from tearing libssh down under our threads. We never call ssh_finalize():
+// library) from a library constructor when it is loaded dynamically, and
+// needs ssh_init() before any other call when linked statically. We open it
+// (dlopen, see Libssh below) and call ssh_init() once (std::call_once) before
+// the first session: it is reference-counted, so this also keeps another
+// component's ssh_finalize() from tearing libssh down under our threads.
+// We never call ssh_finalize():
 // sessions may be open in other threads until the process exits. Different
 // sessions may then be used from different threads; one session (and its
 // channels) only from one thread at a time, as the header says.
@@ -49,6 +50,7 @@
 // called, and ~/.ssh/config is not read (SSH_OPTIONS_PROCESS_CONFIG false).
 #include "ssh/client.hpp"
 
+#include <dlfcn.h>
 #include <fmt/format.h>
 #include <libssh/libssh.h>
 #include <pwd.h>
@@ -66,6 +68,7 @@
 #include <mutex>
 #include <random>
 #include <system_error>
+#include <type_traits>
 #include <utility>
 
 #include "net/reach.hpp"
@@ -116,43 +119,143 @@ milliseconds time_left(Clock::time_point deadline) {
   return std::max(milliseconds{0}, std::chrono::ceil<milliseconds>(deadline - Clock::now()));
 }
 
-/// libssh 0.10 initialised once per process (see the top of the file).
-/// Returns false when it could not be (the crypto library failed).
-bool libssh_ready() {
+// ---- libssh, opened on first use -------------------------------------------
+
+/// The libssh functions we call. libssh is opened with dlopen the first time
+/// a session is made, not linked: with it come libcrypto and Kerberos, and
+/// its constructor initialises OpenSSL, about 2.5 MiB of resident pages and
+/// a millisecond at the start of every smlaunch process, while only the SSH
+/// steps of a multi-host job use it (`plan`, `env` and single-host jobs never
+/// do). It stays open until the process exits (sessions may live that long).
+/// The declarations, and so the types, are libssh's own headers'.
+struct Libssh {
+  decltype(&::ssh_channel_free) channel_free = nullptr;
+  decltype(&::ssh_channel_get_exit_status) channel_get_exit_status = nullptr;
+  decltype(&::ssh_channel_is_closed) channel_is_closed = nullptr;
+  decltype(&::ssh_channel_is_eof) channel_is_eof = nullptr;
+  decltype(&::ssh_channel_new) channel_new = nullptr;
+  decltype(&::ssh_channel_open_session) channel_open_session = nullptr;
+  decltype(&::ssh_channel_read_nonblocking) channel_read_nonblocking = nullptr;
+  decltype(&::ssh_channel_request_exec) channel_request_exec = nullptr;
+  decltype(&::ssh_channel_send_eof) channel_send_eof = nullptr;
+  decltype(&::ssh_channel_window_size) channel_window_size = nullptr;
+  decltype(&::ssh_channel_write) channel_write = nullptr;
+  decltype(&::ssh_connect) connect = nullptr;
+  decltype(&::ssh_disconnect) disconnect = nullptr;
+  decltype(&::ssh_event_add_session) event_add_session = nullptr;
+  decltype(&::ssh_event_dopoll) event_dopoll = nullptr;
+  decltype(&::ssh_event_free) event_free = nullptr;
+  decltype(&::ssh_event_new) event_new = nullptr;
+  decltype(&::ssh_event_remove_session) event_remove_session = nullptr;
+  decltype(&::ssh_free) free = nullptr;
+  decltype(&::ssh_get_error) get_error = nullptr;
+  decltype(&::ssh_get_fd) get_fd = nullptr;
+  decltype(&::ssh_init) init = nullptr;
+  decltype(&::ssh_key_free) key_free = nullptr;
+  decltype(&::ssh_new) new_session = nullptr;
+  decltype(&::ssh_options_set) options_set = nullptr;
+  decltype(&::ssh_pki_import_privkey_file) pki_import_privkey_file = nullptr;
+  decltype(&::ssh_userauth_publickey) userauth_publickey = nullptr;
+  decltype(&::ssh_userauth_publickey_auto) userauth_publickey_auto = nullptr;
+};
+
+constexpr const char* kLibsshName = "libssh.so.4";
+
+Libssh loaded_libssh;  // filled once by open_libssh(), read-only afterwards
+
+/// Opens and initialises libssh once per process (see the top of the file).
+/// nullopt when it worked, else why not (the same answer every time).
+const std::optional<std::string>& open_libssh() {
   static std::once_flag once;
-  static bool ready = false;
-  std::call_once(once, [] { ready = ::ssh_init() == SSH_OK; });
-  return ready;
+  static std::optional<std::string> why;
+  std::call_once(once, [] {
+    void* handle = ::dlopen(kLibsshName, RTLD_NOW | RTLD_LOCAL);
+    if (handle == nullptr) {
+      const char* text = ::dlerror();
+      why = std::string("cannot load ") + kLibsshName +
+            " (Debian: libssh-4): " + (text != nullptr ? text : "unknown error");
+      return;
+    }
+    Libssh lib;
+    const char* missing = nullptr;
+    const auto bind = [handle, &missing](const char* name, auto& function) {
+      function = reinterpret_cast<std::remove_reference_t<decltype(function)>>(::dlsym(handle, name));
+      if (function == nullptr && missing == nullptr) missing = name;
+    };
+    bind("ssh_channel_free", lib.channel_free);
+    bind("ssh_channel_get_exit_status", lib.channel_get_exit_status);
+    bind("ssh_channel_is_closed", lib.channel_is_closed);
+    bind("ssh_channel_is_eof", lib.channel_is_eof);
+    bind("ssh_channel_new", lib.channel_new);
+    bind("ssh_channel_open_session", lib.channel_open_session);
+    bind("ssh_channel_read_nonblocking", lib.channel_read_nonblocking);
+    bind("ssh_channel_request_exec", lib.channel_request_exec);
+    bind("ssh_channel_send_eof", lib.channel_send_eof);
+    bind("ssh_channel_window_size", lib.channel_window_size);
+    bind("ssh_channel_write", lib.channel_write);
+    bind("ssh_connect", lib.connect);
+    bind("ssh_disconnect", lib.disconnect);
+    bind("ssh_event_add_session", lib.event_add_session);
+    bind("ssh_event_dopoll", lib.event_dopoll);
+    bind("ssh_event_free", lib.event_free);
+    bind("ssh_event_new", lib.event_new);
+    bind("ssh_event_remove_session", lib.event_remove_session);
+    bind("ssh_free", lib.free);
+    bind("ssh_get_error", lib.get_error);
+    bind("ssh_get_fd", lib.get_fd);
+    bind("ssh_init", lib.init);
+    bind("ssh_key_free", lib.key_free);
+    bind("ssh_new", lib.new_session);
+    bind("ssh_options_set", lib.options_set);
+    bind("ssh_pki_import_privkey_file", lib.pki_import_privkey_file);
+    bind("ssh_userauth_publickey", lib.userauth_publickey);
+    bind("ssh_userauth_publickey_auto", lib.userauth_publickey_auto);
+    if (missing != nullptr) {
+      why = std::string(kLibsshName) + " has no " + missing;
+    } else if (lib.init() != SSH_OK) {
+      why = "libssh could not be initialised (its crypto library failed)";
+    } else {
+      loaded_libssh = lib;
+    }
+    // Never dlclose'd: a failed load keeps the handle too (harmless).
+  });
+  return why;
+}
+
+/// The libssh functions; only after open_libssh() succeeded (every libssh
+/// call follows connect_session(), which checks).
+const Libssh& lib() {
+  return loaded_libssh;
 }
 
 // ---- RAII for libssh handles ----------------------------------------------
 
 struct SessionFree {
   void operator()(ssh_session session) const noexcept {
-    ::ssh_disconnect(session);  // sends SSH_MSG_DISCONNECT when connected; closes the socket
-    ::ssh_free(session);
+    lib().disconnect(session);  // sends SSH_MSG_DISCONNECT when connected; closes the socket
+    lib().free(session);
   }
 };
 using SessionHandle = std::unique_ptr<ssh_session_struct, SessionFree>;
 
 struct ChannelFree {
-  void operator()(ssh_channel channel) const noexcept { ::ssh_channel_free(channel); }
+  void operator()(ssh_channel channel) const noexcept { lib().channel_free(channel); }
 };
 using ChannelHandle = std::unique_ptr<ssh_channel_struct, ChannelFree>;
 
 struct KeyFree {
-  void operator()(ssh_key key) const noexcept { ::ssh_key_free(key); }
+  void operator()(ssh_key key) const noexcept { lib().key_free(key); }
 };
 using KeyHandle = std::unique_ptr<ssh_key_struct, KeyFree>;
 
 struct EventFree {
-  void operator()(ssh_event event) const noexcept { ::ssh_event_free(event); }
+  void operator()(ssh_event event) const noexcept { lib().event_free(event); }
 };
 using EventHandle = std::unique_ptr<ssh_event_struct, EventFree>;
 
 /// The session's libssh error text on one line.
 std::string session_error(ssh_session session) {
-  return one_line(::ssh_get_error(session));
+  return one_line(lib().get_error(session));
 }
 
 /// Bounds every following blocking libssh call on `session` by `timeout`.
@@ -160,8 +263,8 @@ void set_timeout(ssh_session session, milliseconds timeout) {
   timeout = std::max(timeout, kLeastLibsshTimeout);
   const long seconds = static_cast<long>(timeout.count() / 1000);
   const long usec = static_cast<long>((timeout.count() % 1000) * 1000);
-  (void)::ssh_options_set(session, SSH_OPTIONS_TIMEOUT, &seconds);
-  (void)::ssh_options_set(session, SSH_OPTIONS_TIMEOUT_USEC, &usec);
+  (void)lib().options_set(session, SSH_OPTIONS_TIMEOUT, &seconds);
+  (void)lib().options_set(session, SSH_OPTIONS_TIMEOUT_USEC, &usec);
 }
 
 /// Waits up to `timeout` for packets on `session` and processes them (into
@@ -171,11 +274,11 @@ void set_timeout(ssh_session session, milliseconds timeout) {
 constexpr milliseconds kPacketWaitSlice{50};
 
 int wait_for_packets(ssh_session session, milliseconds timeout) {
-  const EventHandle event(::ssh_event_new());
-  if (!event || ::ssh_event_add_session(event.get(), session) != SSH_OK) return SSH_ERROR;
+  const EventHandle event(lib().event_new());
+  if (!event || lib().event_add_session(event.get(), session) != SSH_OK) return SSH_ERROR;
   const int rc =
-      ::ssh_event_dopoll(event.get(), static_cast<int>(std::min<long long>(timeout.count(), INT_MAX)));
-  (void)::ssh_event_remove_session(event.get(), session);
+      lib().event_dopoll(event.get(), static_cast<int>(std::min<long long>(timeout.count(), INT_MAX)));
+  (void)lib().event_remove_session(event.get(), session);
   return rc;
 }
 
@@ -208,7 +311,7 @@ std::string connect_error_text(int error, milliseconds timeout) {
 Failure connect_failure(ssh_session session, const Endpoint& endpoint, Clock::time_point deadline,
                         milliseconds timeout) {
   const std::string error = session_error(session);
-  const socket_t fd = ::ssh_get_fd(session);
+  const socket_t fd = lib().get_fd(session);
   sockaddr_storage peer{};
   socklen_t length = sizeof peer;
   // sockaddr_storage -> sockaddr is the socket API's own idiom.
@@ -238,7 +341,7 @@ Failure connect_failure(ssh_session session, const Endpoint& endpoint, Clock::ti
 /// name is tried.
 std::variant<SessionHandle, Failure> connect_session(const Endpoint& endpoint, const std::string& user,
                                                      Clock::time_point deadline, milliseconds timeout) {
-  if (!libssh_ready()) return failure(FailureKind::kHandshake, endpoint, "libssh could not be initialised");
+  if (const auto& why = open_libssh()) return failure(FailureKind::kHandshake, endpoint, *why);
 
   if (endpoint.port <= 0 || endpoint.port > kMaxPort) {
     return failure(FailureKind::kResolve, endpoint, "port out of range");
@@ -253,7 +356,7 @@ std::variant<SessionHandle, Failure> connect_session(const Endpoint& endpoint, c
   }
   const std::string& address = std::get<std::vector<std::string>>(resolved).front();
 
-  SessionHandle session(::ssh_new());
+  SessionHandle session(lib().new_session());
   if (!session) {
     return failure(FailureKind::kHandshake, endpoint, "cannot create an SSH session (out of memory)");
   }
@@ -265,24 +368,24 @@ std::variant<SessionHandle, Failure> connect_session(const Endpoint& endpoint, c
   const unsigned int port = static_cast<unsigned int>(endpoint.port);
   // Each set can only fail for a bad value or no memory.
   const bool options_ok =
-      ::ssh_options_set(s, SSH_OPTIONS_PROCESS_CONFIG, &no) == SSH_OK &&  // before anything else
-      ::ssh_options_set(s, SSH_OPTIONS_LOG_VERBOSITY, &no_logging) == SSH_OK &&
-      ::ssh_options_set(s, SSH_OPTIONS_HOST, address.c_str()) == SSH_OK &&
-      ::ssh_options_set(s, SSH_OPTIONS_PORT, &port) == SSH_OK &&
-      ::ssh_options_set(s, SSH_OPTIONS_USER, user.c_str()) == SSH_OK &&
-      ::ssh_options_set(s, SSH_OPTIONS_KNOWNHOSTS, "/dev/null") == SSH_OK &&
-      ::ssh_options_set(s, SSH_OPTIONS_GLOBAL_KNOWNHOSTS, "/dev/null") == SSH_OK &&
-      ::ssh_options_set(s, SSH_OPTIONS_STRICTHOSTKEYCHECK, &zero) == SSH_OK &&
-      ::ssh_options_set(s, SSH_OPTIONS_NODELAY, &one) == SSH_OK;  // small request/response exchanges
+      lib().options_set(s, SSH_OPTIONS_PROCESS_CONFIG, &no) == SSH_OK &&  // before anything else
+      lib().options_set(s, SSH_OPTIONS_LOG_VERBOSITY, &no_logging) == SSH_OK &&
+      lib().options_set(s, SSH_OPTIONS_HOST, address.c_str()) == SSH_OK &&
+      lib().options_set(s, SSH_OPTIONS_PORT, &port) == SSH_OK &&
+      lib().options_set(s, SSH_OPTIONS_USER, user.c_str()) == SSH_OK &&
+      lib().options_set(s, SSH_OPTIONS_KNOWNHOSTS, "/dev/null") == SSH_OK &&
+      lib().options_set(s, SSH_OPTIONS_GLOBAL_KNOWNHOSTS, "/dev/null") == SSH_OK &&
+      lib().options_set(s, SSH_OPTIONS_STRICTHOSTKEYCHECK, &zero) == SSH_OK &&
+      lib().options_set(s, SSH_OPTIONS_NODELAY, &one) == SSH_OK;  // small request/response exchanges
   if (!options_ok) {
     return failure(FailureKind::kHandshake, endpoint, "cannot set SSH options: " + session_error(s));
   }
   set_timeout(s, time_left(deadline));
-  if (::ssh_connect(s) != SSH_OK) return connect_failure(s, endpoint, deadline, timeout);
+  if (lib().connect(s) != SSH_OK) return connect_failure(s, endpoint, deadline, timeout);
 
   // libssh uses the socket in blocking mode from here: bound its writes.
   const timeval send_timeout{static_cast<time_t>(kSocketSendTimeout.count()), 0};
-  (void)::setsockopt(::ssh_get_fd(s), SOL_SOCKET, SO_SNDTIMEO, &send_timeout, sizeof send_timeout);
+  (void)::setsockopt(lib().get_fd(s), SOL_SOCKET, SO_SNDTIMEO, &send_timeout, sizeof send_timeout);
   return session;
 }
 
@@ -331,7 +434,7 @@ std::optional<Failure> authenticate(ssh_session session, const Endpoint& endpoin
   std::vector<std::string> tried;
   std::vector<std::string> unusable;
   if (options.identity_files.empty()) {
-    const int rc = ::ssh_userauth_publickey_auto(session, nullptr, nullptr);
+    const int rc = lib().userauth_publickey_auto(session, nullptr, nullptr);
     if (rc == SSH_AUTH_SUCCESS) return std::nullopt;
     if (rc == SSH_AUTH_ERROR || rc == SSH_AUTH_AGAIN) return transient("authentication failed");
     tried = default_identity_files();
@@ -341,13 +444,13 @@ std::optional<Failure> authenticate(ssh_session session, const Endpoint& endpoin
   } else {
     for (const std::string& file : options.identity_files) {
       ssh_key raw_key = nullptr;
-      if (::ssh_pki_import_privkey_file(file.c_str(), nullptr, nullptr, nullptr, &raw_key) != SSH_OK) {
+      if (lib().pki_import_privkey_file(file.c_str(), nullptr, nullptr, nullptr, &raw_key) != SSH_OK) {
         unusable.push_back(file);
         continue;
       }
       const KeyHandle key(raw_key);
       tried.push_back(file);
-      const int rc = ::ssh_userauth_publickey(session, nullptr, key.get());
+      const int rc = lib().userauth_publickey(session, nullptr, key.get());
       if (rc == SSH_AUTH_SUCCESS) return std::nullopt;
       if (rc == SSH_AUTH_ERROR || rc == SSH_AUTH_AGAIN) return transient("authentication failed");
       // SSH_AUTH_DENIED or SSH_AUTH_PARTIAL (another method would be needed): next key
@@ -423,11 +526,11 @@ std::variant<ExecResult, Failure> Session::exec(const std::string& command, std:
   };
 
   set_timeout(session, time_left(deadline));
-  ChannelHandle channel(::ssh_channel_new(session));
+  ChannelHandle channel(lib().channel_new(session));
   if (!channel) return channel_failure("cannot open a channel");
   ssh_channel ch = channel.get();
-  if (::ssh_channel_open_session(ch) != SSH_OK) return channel_failure("cannot open a channel");
-  if (::ssh_channel_request_exec(ch, command.c_str()) != SSH_OK) {
+  if (lib().channel_open_session(ch) != SSH_OK) return channel_failure("cannot open a channel");
+  if (lib().channel_request_exec(ch, command.c_str()) != SSH_OK) {
     auto f = channel_failure(fmt::format("cannot run `{}`", one_line(command)));
     close_channel(session, channel);
     return f;
@@ -447,23 +550,23 @@ std::variant<ExecResult, Failure> Session::exec(const std::string& command, std:
 
     // Feed stdin as far as the window allows (so the write never waits), then EOF.
     while (!input_done) {
-      if (::ssh_channel_is_closed(ch) != 0) {
+      if (lib().channel_is_closed(ch) != 0) {
         input_done = true;  // it exited without reading all of it
         break;
       }
       if (sent == input.size()) {
-        (void)::ssh_channel_send_eof(ch);
+        (void)lib().channel_send_eof(ch);
         input_done = true;
         break;
       }
-      const std::uint32_t window = ::ssh_channel_window_size(ch);
+      const std::uint32_t window = lib().channel_window_size(ch);
       if (window == 0) break;
       const std::uint32_t size =
           std::min({window, kWriteChunkBytes,
                     static_cast<std::uint32_t>(std::min<std::size_t>(input.size() - sent, UINT32_MAX))});
-      const int written = ::ssh_channel_write(ch, input.data() + sent, size);
+      const int written = lib().channel_write(ch, input.data() + sent, size);
       if (written < 0) {
-        if (::ssh_channel_is_closed(ch) != 0 || ::ssh_channel_is_eof(ch) != 0) {
+        if (lib().channel_is_closed(ch) != 0 || lib().channel_is_eof(ch) != 0) {
           input_done = true;  // the command is gone; what it did not read is dropped
           break;
         }
@@ -478,7 +581,7 @@ std::variant<ExecResult, Failure> Session::exec(const std::string& command, std:
     bool got_any = false;
     for (const int is_stderr : {0, 1}) {
       while (true) {
-        const int n = ::ssh_channel_read_nonblocking(ch, buffer.data(),
+        const int n = lib().channel_read_nonblocking(ch, buffer.data(),
                                                      static_cast<std::uint32_t>(buffer.size()), is_stderr);
         if (n == SSH_ERROR) {
           auto f = channel_failure("lost the connection");
@@ -491,7 +594,7 @@ std::variant<ExecResult, Failure> Session::exec(const std::string& command, std:
         result.output.append(buffer.data(), std::min(room, static_cast<std::size_t>(n)));
       }
     }
-    output_done = ::ssh_channel_is_eof(ch) != 0 || ::ssh_channel_is_closed(ch) != 0;
+    output_done = lib().channel_is_eof(ch) != 0 || lib().channel_is_closed(ch) != 0;
     if (output_done) break;
     if (got_any) continue;
 
@@ -511,7 +614,7 @@ std::variant<ExecResult, Failure> Session::exec(const std::string& command, std:
 
   // The output is complete; the exit status comes with it or just after.
   set_timeout(session, time_left(deadline));
-  const int status = ::ssh_channel_get_exit_status(ch);
+  const int status = lib().channel_get_exit_status(ch);
   if (status == SSH_ERROR && Clock::now() >= deadline) {
     close_channel(session, channel);
     return timed_out();
