@@ -118,7 +118,7 @@ std::variant<ssh::Sshd, int> start_sshd(const Loaded& l, const ClusterOptions& o
   const auto started = Clock::now();
   ssh::SshdOptions options;
   options.port = o.ssh_port;
-  // Every worker's handshakes (and mpirun's logins) reach the leader's sshd
+  // Every worker's probes (and mpirun's logins) reach the leader's sshd
   // at about the same time: above MaxStartups' default of 10 unauthenticated
   // connections, sshd starts dropping them.
   const auto hosts = l.plan.hosts.size();

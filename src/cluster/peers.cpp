@@ -137,7 +137,7 @@ std::vector<PeerProblem> wait_for_each(
 
 std::vector<PeerProblem> wait_for_sshd(const std::vector<std::string>& hosts, const WaitOptions& options) {
   return wait_for_each(hosts, options, [&](std::size_t i, std::chrono::milliseconds timeout) {
-    auto failure = ssh::handshake({hosts[i], options.port}, timeout);
+    auto failure = ssh::banner({hosts[i], options.port}, timeout);
     return failure ? std::optional<std::string>(std::move(failure->message)) : std::nullopt;
   });
 }

@@ -39,7 +39,7 @@ struct WaitOptions {
   int port = ssh::kDefaultPort;
   Clock::time_point deadline;
   std::chrono::milliseconds backoff_cap{1'000};   // per host, between probes
-  std::chrono::milliseconds probe_timeout{2'000};  // one handshake
+  std::chrono::milliseconds probe_timeout{2'000};  // one probe
   /// Called from the calling thread when the number of hosts up changes.
   std::function<void(std::size_t up, std::size_t total)> progress;
   /// Called from the calling thread for each host once it is up.
@@ -49,8 +49,8 @@ struct WaitOptions {
   std::function<bool()> stop_requested;
 };
 
-/// Probes every host with an SSH handshake until each has completed one
-/// (its sshd is up), or the deadline passes, or stop_requested(). Per host,
+/// Probes every host's sshd (ssh::banner: its SSH version banner, no key
+/// exchange) until each has answered (its sshd is up), or the deadline passes, or stop_requested(). Per host,
 /// probes back off from 50 ms to backoff_cap. Returns the hosts never up,
 /// with the last reason, in input order.
 [[nodiscard]] std::vector<PeerProblem> wait_for_sshd(const std::vector<std::string>& hosts,

@@ -360,17 +360,25 @@ ProbeResult tcp_probe(const std::string& host, int port, milliseconds timeout) {
   return connect_to(host, port, timeout, Clock::now() + timeout, nullptr);
 }
 
-Greeting read_greeting(const std::string& host, int port, milliseconds timeout, std::size_t limit) {
+namespace {
+
+/// read_greeting() and read_first_line(): what the server sends until it
+/// closes, or (first_line) until its first "\n".
+Greeting read_answer(const std::string& host, int port, milliseconds timeout, std::size_t limit,
+                     bool first_line) {
   const auto deadline = Clock::now() + timeout;
   platform::Fd fd;
-  Greeting greeting{connect_to(host, port, timeout, deadline, &fd), {}};
+  Greeting greeting{connect_to(host, port, timeout, deadline, &fd), {}, false};
   if (!greeting.probe.up()) return greeting;
+  greeting.connected = true;
+  const std::string_view what = first_line ? "a line" : "the answer";
   std::array<char, 4096> buffer{};
   for (;;) {
     const auto left = std::chrono::ceil<milliseconds>(deadline - Clock::now());
     if (left.count() <= 0) {
-      greeting.probe = {Reach::kUnreachable,
-                        "connected, but the answer did not end within " + seconds_text(timeout)};
+      greeting.probe = {Reach::kUnreachable, (first_line ? "connected, but no whole line within "
+                                                         : "connected, but the answer did not end within ") +
+                                                 seconds_text(timeout)};
       break;
     }
     pollfd p{fd.get(), POLLIN, 0};
@@ -381,21 +389,43 @@ Greeting read_greeting(const std::string& host, int port, milliseconds timeout, 
       break;
     }
     if (ready == 0) continue;
-    const ssize_t n = ::read(fd.get(), buffer.data(), buffer.size());
+    // A line is read a byte at a time: nothing after it is taken off the socket.
+    const std::size_t want = first_line ? 1 : buffer.size();
+    const ssize_t n = ::read(fd.get(), buffer.data(), want);
     if (n < 0 && (errno == EINTR || errno == EAGAIN)) continue;
     if (n < 0) {
       greeting.probe = {Reach::kUnreachable, "reading the answer: " + errno_text(errno)};
       break;
     }
-    if (n == 0) break;  // the server closed: the answer is complete
+    if (n == 0) {
+      // The server closed: the answer is complete; a line is not.
+      if (first_line)
+        greeting.probe = {Reach::kUnreachable, "connected, but the server closed before a line"};
+      break;
+    }
     if (greeting.text.size() + static_cast<std::size_t>(n) > limit) {
-      greeting.probe = {Reach::kUnreachable, fmt::format("the answer is longer than {} bytes", limit)};
+      greeting.probe = {Reach::kUnreachable, fmt::format("{} is longer than {} bytes", what, limit)};
       break;
     }
     greeting.text.append(buffer.data(), static_cast<std::size_t>(n));
+    if (first_line && greeting.text.back() == '\n') {
+      greeting.text.pop_back();
+      if (!greeting.text.empty() && greeting.text.back() == '\r') greeting.text.pop_back();
+      break;
+    }
   }
   if (!greeting.probe.up()) greeting.text.clear();
   return greeting;
+}
+
+}  // namespace
+
+Greeting read_greeting(const std::string& host, int port, milliseconds timeout, std::size_t limit) {
+  return read_answer(host, port, timeout, limit, false);
+}
+
+Greeting read_first_line(const std::string& host, int port, milliseconds timeout, std::size_t limit) {
+  return read_answer(host, port, timeout, limit, true);
 }
 
 std::vector<ProbeResult> tcp_probe_all(const std::vector<std::string>& hosts, int port,

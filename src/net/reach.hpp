@@ -57,16 +57,24 @@ struct ProbeResult {
 [[nodiscard]] std::vector<ProbeResult> tcp_probe_all(const std::vector<std::string>& hosts, int port,
                                                      std::chrono::milliseconds timeout);
 
-/// What a server said on connecting: read_greeting().
+/// What a server said on connecting: read_greeting(), read_first_line().
 struct Greeting {
-  ProbeResult probe;  // up(): connected and read the whole answer
-  std::string text;   // everything the server sent before closing
+  ProbeResult probe;       // up(): connected and read the whole answer
+  std::string text;        // everything the server sent before closing (or the line)
+  bool connected = false;  // the TCP connection was made (whatever came after)
 };
 
 /// Connects to host:port and reads what the server sends until it closes the
 /// connection (at most `limit` bytes), all within `timeout`.
 [[nodiscard]] Greeting read_greeting(const std::string& host, int port, std::chrono::milliseconds timeout,
                                      std::size_t limit = 64 * 1024);
+
+/// Connects to host:port and reads the first line the server sends (an SSH
+/// server's version banner), at most `limit` bytes with its "\n", within
+/// `timeout`; then closes the connection. up() when a whole line came; `text`
+/// is the line without its line ending.
+[[nodiscard]] Greeting read_first_line(const std::string& host, int port, std::chrono::milliseconds timeout,
+                                       std::size_t limit = 255);
 
 /// Resolves every name in `hosts` concurrently, retrying each unresolved one
 /// (backoff from 100 ms, capped at 1 s) until all resolve or `budget` has

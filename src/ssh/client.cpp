@@ -100,6 +100,8 @@ constexpr std::chrono::seconds kSocketSendTimeout{10};
 /// A timeout of zero means "the default (10 s)" to libssh: the least we set.
 constexpr milliseconds kLeastLibsshTimeout{1};
 constexpr int kMaxPort = 65535;
+/// RFC 4253 4.2: a version line is at most 255 bytes with its CR LF.
+constexpr std::size_t kMaxBannerBytes = 255;
 
 // ---- small helpers --------------------------------------------------------
 
@@ -483,6 +485,26 @@ std::optional<Failure> handshake(const Endpoint& endpoint, std::chrono::millisec
   auto connected = connect_session(endpoint, "root", deadline, timeout);
   if (auto* f = std::get_if<Failure>(&connected)) return std::move(*f);
   // The session disconnects here: no authentication attempted.
+  return std::nullopt;
+}
+
+std::optional<Failure> banner(const Endpoint& endpoint, std::chrono::milliseconds timeout) {
+  if (endpoint.port <= 0 || endpoint.port > kMaxPort) {
+    return failure(FailureKind::kResolve, endpoint, "port out of range");
+  }
+  const net::Greeting answer = net::read_first_line(endpoint.host, endpoint.port, timeout, kMaxBannerBytes);
+  if (!answer.probe.up()) {
+    if (answer.probe.reach == net::Reach::kUnresolved) {
+      return failure(FailureKind::kResolve, endpoint, answer.probe.detail);
+    }
+    if (!answer.connected) return failure(FailureKind::kConnect, endpoint, answer.probe.detail);
+    return failure(FailureKind::kHandshake, endpoint, "no SSH banner: " + answer.probe.detail);
+  }
+  // RFC 4253 4.2: "SSH-protoversion-softwareversion"; 1.99 is a 2.0 server too.
+  if (!answer.text.starts_with("SSH-2.0-") && !answer.text.starts_with("SSH-1.99-")) {
+    return failure(FailureKind::kHandshake, endpoint,
+                   "answered \"" + one_line(answer.text.substr(0, 60)) + "\", not an SSH 2 banner");
+  }
   return std::nullopt;
 }
 

@@ -52,6 +52,13 @@ struct Failure {
 /// Bounded by `timeout` in all (connect included).
 [[nodiscard]] std::optional<Failure> handshake(const Endpoint& endpoint, std::chrono::milliseconds timeout);
 
+/// Connects and reads the server's SSH version banner ("SSH-2.0-..."), then
+/// closes: the peer's sshd is up and answering SSH. No key exchange, so no
+/// crypto and no libssh: this is how hosts wait for each other's sshd (the
+/// leader's session to each worker then proves the rest). Bounded by
+/// `timeout` in all (connect included).
+[[nodiscard]] std::optional<Failure> banner(const Endpoint& endpoint, std::chrono::milliseconds timeout);
+
 struct SessionOptions {
   std::string user = "root";
   /// Private key files to offer; empty: libssh's defaults for the user

@@ -8,12 +8,15 @@
 // mask and default signal actions (spawn_parts::SpawnAttributes), so our
 // blocked signals do not leak into it.
 //
-// Ready means "completes an SSH handshake on 127.0.0.1:PORT", not "the port
-// accepts TCP": sshd binds before it can answer, and a handshake is what the
-// other hosts will do. We probe with a short backoff (10 ms doubling to 200
-// ms) and between probes look whether sshd has exited (waitpid WNOHANG): a
+// Ready means "answers with its SSH version banner on 127.0.0.1:PORT"
+// (ssh::banner), not "the port accepts TCP": sshd binds before it can answer.
+// No key exchange: that would load libssh and the crypto library into every
+// worker for one check (the leader's session to each worker does the full
+// handshake and login, and says so when they fail). We probe with a short
+// backoff (10 ms doubling to 200 ms) and between probes look whether sshd
+// has exited (waitpid WNOHANG): a
 // bad option, a missing host key or a port in use ends it within
-// milliseconds, and its last log lines say why. A handshake can also succeed
+// milliseconds, and its last log lines say why. A banner can also come
 // against someone else's server on the same port while ours dies of "Address
 // already in use"; we look at our child once more after a success for that.
 //
@@ -71,7 +74,7 @@ constexpr milliseconds kKeygenTimeout{60'000};
 constexpr std::size_t kKeygenOutputBytes = std::size_t{16} * 1024;
 constexpr milliseconds kFirstProbeDelay{10};
 constexpr milliseconds kMaxProbeDelay{200};
-/// One readiness handshake; a local sshd answers in milliseconds.
+/// One readiness probe; a local sshd answers in milliseconds.
 constexpr milliseconds kProbeTimeout{1'000};
 constexpr milliseconds kStopGrace{2'000};
 constexpr milliseconds kStopPollInterval{10};
@@ -293,7 +296,7 @@ std::variant<Sshd, SshdError> Sshd::start(const SshdOptions& options) {
     const auto now = Clock::now();
     const auto left = std::chrono::ceil<milliseconds>(deadline - now);
     if (left.count() <= 0) break;
-    const std::optional<Failure> probe = handshake(local, std::min(kProbeTimeout, left));
+    const std::optional<Failure> probe = banner(local, std::min(kProbeTimeout, left));
     if (!probe) {
       if (const std::optional<ProcessStatus> ended = try_reap(pid)) {
         sshd.pid_ = -1;
@@ -307,7 +310,7 @@ std::variant<Sshd, SshdError> Sshd::start(const SshdOptions& options) {
     delay = std::min(delay * 2, kMaxProbeDelay);
   }
 
-  std::string message = fmt::format("sshd did not complete an SSH handshake on {} within {}", where,
+  std::string message = fmt::format("sshd did not answer with an SSH banner on {} within {}", where,
                                     duration_text(options.ready_deadline));
   if (!last_failure.empty()) message += " (last: " + last_failure + ")";
   if (const std::string tail = log_tail(options.log_file); !tail.empty()) message += "; its log: " + tail;

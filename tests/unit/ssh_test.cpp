@@ -206,6 +206,85 @@ TEST(SshHandshake, NameThatDoesNotResolveIsAResolveFailure) {
   EXPECT_LT(since(start), milliseconds{2'000} + kSlack);
 }
 
+// ---- banner ---------------------------------------------------------------------
+
+/// A server that sends `greeting` on every connection and closes it.
+std::unique_ptr<cluster::HeartbeatListener> greeter(int port, std::string greeting) {
+  auto started = cluster::HeartbeatListener::start(port, std::move(greeting));
+  if (auto* error = std::get_if<std::string>(&started)) {
+    ADD_FAILURE() << *error;
+    return nullptr;
+  }
+  return std::move(std::get<std::unique_ptr<cluster::HeartbeatListener>>(started));
+}
+
+TEST(SshBanner, SucceedsAgainstARunningSshd) {
+  LocalSshd server;
+  ASSERT_TRUE(server.start());
+  const auto failure = banner(server.endpoint(), milliseconds{5'000});
+  EXPECT_FALSE(failure) << failure->message;
+}
+
+TEST(SshBanner, AcceptsSsh2AndSsh199BannersOnly) {
+  for (const auto& [text, ok] :
+       std::vector<std::pair<std::string, bool>>{{"SSH-2.0-OpenSSH_9.2p1 Debian-2+deb12u3\r\n", true},
+                                                 {"SSH-1.99-Old\r\n", true},
+                                                 {"SSH-2.0-NoCarriageReturn\n", true},
+                                                 {"SSH-1.5-Ancient\r\n", false},
+                                                 {"HTTP/1.1 400 Bad Request\r\n\r\n", false}}) {
+    const int port = test::unused_port();
+    const auto server = greeter(port, text);
+    ASSERT_TRUE(server);
+    const auto failure = banner({"127.0.0.1", port}, milliseconds{5'000});
+    EXPECT_EQ(!failure, ok) << text << (failure ? failure->message : "");
+    if (failure) {
+      EXPECT_EQ(failure->kind, FailureKind::kHandshake) << failure->message;
+      EXPECT_NE(failure->message.find("not an SSH 2 banner"), std::string::npos) << failure->message;
+    }
+  }
+}
+
+TEST(SshBanner, AServerClosingWithoutALineIsAHandshakeFailure) {
+  const int port = test::unused_port();
+  const auto server = greeter(port, "SSH-2.0-but no line end");
+  ASSERT_TRUE(server);
+  const auto failure = banner({"127.0.0.1", port}, milliseconds{5'000});
+  ASSERT_TRUE(failure);
+  EXPECT_EQ(failure->kind, FailureKind::kHandshake);
+  EXPECT_EQ(failure->message, "127.0.0.1:" + std::to_string(port) +
+                                  ": no SSH banner: connected, but the server closed before a line");
+}
+
+TEST(SshBanner, NothingListeningIsARefusedConnect) {
+  const int port = test::unused_port();
+  const auto failure = banner({"127.0.0.1", port}, milliseconds{5'000});
+  ASSERT_TRUE(failure);
+  EXPECT_EQ(failure->kind, FailureKind::kConnect);
+  EXPECT_EQ(failure->message, "127.0.0.1:" + std::to_string(port) + ": connection refused");
+}
+
+TEST(SshBanner, ServerThatNeverSendsABannerIsBoundedByTheTimeout) {
+  const test::TcpListener listener = silent_listener(16);
+  const auto start = Clock::now();
+  const auto failure = banner({"127.0.0.1", listener.port()}, kShortTimeout);
+  const auto took = since(start);
+  ASSERT_TRUE(failure);
+  EXPECT_EQ(failure->kind, FailureKind::kHandshake) << failure->message;
+  EXPECT_NE(failure->message.find("no SSH banner: connected, but no whole line within 0.3 s"),
+            std::string::npos)
+      << failure->message;
+  EXPECT_LT(took, kShortTimeout + kSlack);
+}
+
+TEST(SshBanner, NameThatDoesNotResolveAndBadPortAreResolveFailures) {
+  const auto unresolved = banner({"no-such-host.invalid", 22}, milliseconds{2'000});
+  ASSERT_TRUE(unresolved);
+  EXPECT_EQ(unresolved->kind, FailureKind::kResolve) << unresolved->message;
+  const auto bad_port = banner({"127.0.0.1", 70000}, milliseconds{2'000});
+  ASSERT_TRUE(bad_port);
+  EXPECT_EQ(bad_port->kind, FailureKind::kResolve) << bad_port->message;
+}
+
 TEST(SshHandshake, ManyConcurrentHandshakesFromThreads) {
   LocalSshd server;
   ASSERT_TRUE(server.start());
