@@ -41,12 +41,31 @@ def machine():
 
 
 REUSE = False
+SETTLE_LOAD = 1.0        # 1-minute load average a step waits for (the build, the last step) ...
+SETTLE_MAX_S = 150       # ... for at most this long
+SETTLED = []             # (step, seconds waited, load before, load after)
+
+
+def settle(name):
+    """Waits for the 1-minute load average to fall below SETTLE_LOAD (what
+    the build or the previous step left: a 64-host cluster's teardown leaves
+    15+), at most SETTLE_MAX_S; timings on a busy 2-core VM measure the
+    scheduler, not smlaunch."""
+    t0, before = time.time(), os.getloadavg()[0]
+    while os.getloadavg()[0] >= SETTLE_LOAD and time.time() - t0 < SETTLE_MAX_S:
+        time.sleep(2)
+    waited, after = time.time() - t0, os.getloadavg()[0]
+    if waited >= 1:
+        print(f"bench: {name}: waited {waited:.0f}s for the load average ({before:.2f} -> {after:.2f})",
+              file=sys.stderr, flush=True)
+    SETTLED.append((name, waited, before, after))
 
 
 def step(name, argv, logs, json_path, timeout):
     if REUSE:   # --reuse: the figures of the last run, from <build>/bench-logs
         with open(json_path) as f:
             return json.load(f), 0.0
+    settle(name)
     print(f"bench: {name}: {' '.join(argv)}", file=sys.stderr, flush=True)
     t0 = time.time()
     with open(os.path.join(logs, f"{name}.log"), "w") as log:
@@ -243,6 +262,10 @@ def main():
           f"{relay_runs} repetitions); cluster {cruns} run(s) per size ({hosts} hosts, 1 rank per host, "
           f"smlaunch_mpi_allreduce); footprint one {fsec:.0f} s job. Step times: "
           + ", ".join(f"{k} {v:.0f} s" for k, v in took.items()) + f"; all {total:.0f} s. Logs: {logs}")
+    if SETTLED:
+        print("Load average (1 min) when each step started, after waiting up to "
+              f"{SETTLE_MAX_S} s for it to fall below {SETTLE_LOAD}: "
+              + ", ".join(f"{n} {after:.2f} (waited {w:.0f} s)" for n, w, _, after in SETTLED) + ".")
 
 
 if __name__ == "__main__":
