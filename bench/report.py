@@ -41,24 +41,39 @@ def machine():
 
 
 REUSE = False
-SETTLE_LOAD = 1.0        # 1-minute load average a step waits for (the build, the last step) ...
+SETTLE_BUSY = 0.25       # share of all CPUs busy (2 s windows) a step waits to fall below ...
 SETTLE_MAX_S = 150       # ... for at most this long
-SETTLED = []             # (step, seconds waited, load before, load after)
+SETTLED = []             # (step, seconds waited, busy share when it started)
+
+
+def cpu_busy(window=2.0):
+    """Share of all CPUs busy over `window` seconds (/proc/stat)."""
+    def read():
+        with open("/proc/stat") as f:
+            fields = [int(x) for x in f.readline().split()[1:]]
+        return sum(fields), fields[3] + fields[4]   # total, idle + iowait
+    total0, idle0 = read()
+    time.sleep(window)
+    total1, idle1 = read()
+    return 1.0 - (idle1 - idle0) / max(1, total1 - total0)
 
 
 def settle(name):
-    """Waits for the 1-minute load average to fall below SETTLE_LOAD (what
-    the build or the previous step left: a 64-host cluster's teardown leaves
-    15+), at most SETTLE_MAX_S; timings on a busy 2-core VM measure the
-    scheduler, not smlaunch."""
-    t0, before = time.time(), os.getloadavg()[0]
-    while os.getloadavg()[0] >= SETTLE_LOAD and time.time() - t0 < SETTLE_MAX_S:
-        time.sleep(2)
-    waited, after = time.time() - t0, os.getloadavg()[0]
-    if waited >= 1:
-        print(f"bench: {name}: waited {waited:.0f}s for the load average ({before:.2f} -> {after:.2f})",
-              file=sys.stderr, flush=True)
-    SETTLED.append((name, waited, before, after))
+    """Waits until the machine is quiet (two 2-s windows under SETTLE_BUSY),
+    at most SETTLE_MAX_S: the build, or the previous step, may still be
+    running down; timings on a busy 2-core VM measure the scheduler, not
+    smlaunch."""
+    t0 = time.time()
+    quiet = 0
+    busy = cpu_busy()
+    while time.time() - t0 < SETTLE_MAX_S:
+        quiet = quiet + 1 if busy < SETTLE_BUSY else 0
+        if quiet >= 2:
+            break
+        busy = cpu_busy()
+    waited = time.time() - t0
+    print(f"bench: {name}: started after {waited:.0f}s, CPUs {busy:.0%} busy", file=sys.stderr, flush=True)
+    SETTLED.append((name, waited, busy))
 
 
 def step(name, argv, logs, json_path, timeout):
@@ -123,16 +138,18 @@ def main():
                                                      "--runs", str(relay_runs), "--megabytes", str(relay_mb),
                                                      "--json", f"{logs}/relay.json"],
                                            logs, f"{logs}/relay.json", 1800)
-    if "cluster" not in skip and root:
-        res["cluster"], took["cluster"] = step(
-            "cluster", [PY, os.path.join(HERE, "cluster_scale.py"), "--build", build, "--hosts", hosts,
-                        "--runs", str(cruns), "--json", f"{logs}/cluster.json", "--logs", logs],
-            logs, f"{logs}/cluster.json", 3600)
+    # The footprint before the cluster sizes: tearing down 64 hosts' network
+    # namespaces keeps the kernel busy for minutes after.
     if "footprint" not in skip and root:
         res["footprint"], took["footprint"] = step(
             "footprint", [PY, os.path.join(HERE, "footprint.py"), "--build", build, "--seconds", str(fsec),
                           "--json", f"{logs}/footprint.json"],
             logs, f"{logs}/footprint.json", int(fsec) + 600)
+    if "cluster" not in skip and root:
+        res["cluster"], took["cluster"] = step(
+            "cluster", [PY, os.path.join(HERE, "cluster_scale.py"), "--build", build, "--hosts", hosts,
+                        "--runs", str(cruns), "--json", f"{logs}/cluster.json", "--logs", logs],
+            logs, f"{logs}/cluster.json", 3600)
     load1 = os.getloadavg()
     total = time.time() - t0
 
@@ -263,9 +280,9 @@ def main():
           f"smlaunch_mpi_allreduce); footprint one {fsec:.0f} s job. Step times: "
           + ", ".join(f"{k} {v:.0f} s" for k, v in took.items()) + f"; all {total:.0f} s. Logs: {logs}")
     if SETTLED:
-        print("Load average (1 min) when each step started, after waiting up to "
-              f"{SETTLE_MAX_S} s for it to fall below {SETTLE_LOAD}: "
-              + ", ".join(f"{n} {after:.2f} (waited {w:.0f} s)" for n, w, _, after in SETTLED) + ".")
+        print(f"Each step waited (up to {SETTLE_MAX_S} s) for two 2-s windows with the CPUs under "
+              f"{SETTLE_BUSY:.0%} busy; busy when it started: "
+              + ", ".join(f"{n} {busy:.0%} (after {w:.0f} s)" for n, w, busy in SETTLED) + ".")
 
 
 if __name__ == "__main__":
