@@ -253,6 +253,11 @@ def collect(c, run, n, timeout):
             m = re.search(r'ErrorMessage "([^"(]{0,90})', r.stderr)
             if m:
                 why[m.group(1)] = why.get(m.group(1), 0) + 1
+        if LOGS:   # every failed host's own output, to see why
+            for r in results.values():
+                if r.exit_code != 0:
+                    with open(os.path.join(LOGS, f"failed-{n}-{run.label}-{r.host}.log"), "w") as fh:
+                        fh.write(r.stderr)
         raise AssertionError(f"{len(bad)} host(s) failed: {bad[:2]}; why (count): {why}")
     L = log_lines(leader.stderr)
     f = {}

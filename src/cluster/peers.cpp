@@ -388,29 +388,41 @@ std::vector<PeerProblem> Heartbeat::lost() const {
 }
 
 void Heartbeat::watch(std::vector<std::string> hosts, const std::stop_token& stop) {
+  // Each host's address is looked up once, here: a lookup per host per round
+  // is a resolver thread each, and on a starved machine (64 simulated hosts
+  // on 2 cores during mpirun's launch) those threads, not the hosts, missed
+  // the probe timeout and every worker was "lost" at once. A host's address
+  // does not change during a job; a name that does not resolve now is kept
+  // and looked up each round.
+  std::vector<std::string> targets;
+  targets.reserve(hosts.size());
+  for (const auto& host : hosts) {
+    auto found = net::resolve(host, Clock::now() + options_.probe_timeout);
+    const auto* addresses = std::get_if<std::vector<std::string>>(&found);
+    targets.push_back(addresses != nullptr && !addresses->empty() ? addresses->front() : host);
+  }
   std::vector<Clock::time_point> last_answer(hosts.size(), Clock::now());
   while (!stop.stop_requested() && !hosts.empty()) {
     const auto tick = Clock::now();
-    const auto probes = net::tcp_probe_all(hosts, options_.port, options_.probe_timeout);
+    const auto probes = net::tcp_probe_all(targets, options_.port, options_.probe_timeout);
     const auto now = Clock::now();
     std::vector<PeerProblem> newly_lost;
-    for (std::size_t i = 0; i < hosts.size(); ++i) {
+    for (std::size_t i = hosts.size(); i-- > 0;) {  // backwards: a lost host is erased
       if (probes[i].up()) {
         last_answer[i] = now;
       } else if (now - last_answer[i] >= options_.lost_after) {
         const auto seconds = std::chrono::duration_cast<std::chrono::seconds>(now - last_answer[i]).count();
         newly_lost.push_back(
             {hosts[i], fmt::format("no heartbeat answer for {} s: {}", seconds, probes[i].detail)});
+        // A lost host is not probed again.
+        const auto at = static_cast<std::ptrdiff_t>(i);
+        hosts.erase(hosts.begin() + at);
+        targets.erase(targets.begin() + at);
+        last_answer.erase(last_answer.begin() + at);
       }
     }
     if (!newly_lost.empty()) {
-      // A lost host is not probed again.
-      for (const auto& l : newly_lost) {
-        const auto at =
-            static_cast<std::ptrdiff_t>(std::find(hosts.begin(), hosts.end(), l.host) - hosts.begin());
-        hosts.erase(hosts.begin() + at);
-        last_answer.erase(last_answer.begin() + at);
-      }
+      std::reverse(newly_lost.begin(), newly_lost.end());  // in the hosts' order
       {
         std::scoped_lock lock(mutex_);
         lost_.insert(lost_.end(), newly_lost.begin(), newly_lost.end());
