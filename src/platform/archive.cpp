@@ -2,7 +2,6 @@
 
 #include <archive.h>
 #include <archive_entry.h>
-#include <dlfcn.h>
 #include <fcntl.h>
 #include <unistd.h>
 
@@ -10,11 +9,11 @@
 #include <cstring>
 #include <memory>
 #include <set>
-#include <type_traits>
 #include <variant>
 #include <vector>
 
 #include "platform/fd.hpp"
+#include "platform/shared_library.hpp"
 #include "platform/tree.hpp"
 
 namespace smlaunch::platform {
@@ -35,19 +34,10 @@ class LibArchive {
  public:
   /// The library with every function we use, or why it cannot be had.
   static std::variant<LibArchive, std::string> open() {
-    Handle handle(::dlopen(kLibArchiveName, RTLD_NOW | RTLD_LOCAL));
-    if (!handle) {
-      const char* why = ::dlerror();
-      return std::string("cannot load ") + kLibArchiveName +
-             " (Debian: libarchive13): " + (why != nullptr ? why : "unknown error");
-    }
-    LibArchive lib(std::move(handle));
-    const char* missing = nullptr;
-    const auto bind = [&lib, &missing](const char* name, auto& function) {
-      function =
-          reinterpret_cast<std::remove_reference_t<decltype(function)>>(::dlsym(lib.handle_.get(), name));
-      if (function == nullptr && missing == nullptr) missing = name;
-    };
+    auto opened = SharedLibrary::open(kLibArchiveName, "libarchive13");
+    if (auto* why = std::get_if<std::string>(&opened)) return std::move(*why);
+    LibArchive lib(std::move(std::get<SharedLibrary>(opened)));
+    const auto bind = [&lib](const char* name, auto& function) { lib.library_.bind(name, function); };
     bind("archive_error_string", lib.error_string);
     bind("archive_format", lib.format);
     bind("archive_read_new", lib.read_new);
@@ -73,7 +63,7 @@ class LibArchive {
     bind("archive_entry_filetype", lib.entry_filetype);
     bind("archive_entry_perm", lib.entry_perm);
     bind("archive_entry_set_perm", lib.entry_set_perm);
-    if (missing != nullptr) return std::string(kLibArchiveName) + " has no " + missing;
+    if (auto why = lib.library_.missing()) return std::move(*why);
     return lib;
   }
 
@@ -104,12 +94,8 @@ class LibArchive {
   decltype(&::archive_entry_set_perm) entry_set_perm = nullptr;
 
  private:
-  struct Close {
-    void operator()(void* handle) const noexcept { ::dlclose(handle); }
-  };
-  using Handle = std::unique_ptr<void, Close>;
-  explicit LibArchive(Handle handle) : handle_(std::move(handle)) {}
-  Handle handle_;
+  explicit LibArchive(SharedLibrary library) : library_(std::move(library)) {}
+  SharedLibrary library_;  // closed with the last use
 };
 
 using ReadArchive = std::unique_ptr<archive, decltype(&::archive_read_free)>;

@@ -50,7 +50,6 @@
 // called, and ~/.ssh/config is not read (SSH_OPTIONS_PROCESS_CONFIG false).
 #include "ssh/client.hpp"
 
-#include <dlfcn.h>
 #include <fmt/format.h>
 #include <libssh/libssh.h>
 #include <pwd.h>
@@ -68,10 +67,10 @@
 #include <mutex>
 #include <random>
 #include <system_error>
-#include <type_traits>
 #include <utility>
 
 #include "net/reach.hpp"
+#include "platform/shared_library.hpp"
 #include "smlaunch/plan.hpp"
 #include "ssh/text.hpp"
 
@@ -171,19 +170,14 @@ const std::optional<std::string>& open_libssh() {
   static std::once_flag once;
   static std::optional<std::string> why;
   std::call_once(once, [] {
-    void* handle = ::dlopen(kLibsshName, RTLD_NOW | RTLD_LOCAL);
-    if (handle == nullptr) {
-      const char* text = ::dlerror();
-      why = std::string("cannot load ") + kLibsshName +
-            " (Debian: libssh-4): " + (text != nullptr ? text : "unknown error");
+    auto opened = platform::SharedLibrary::open(kLibsshName, "libssh-4");
+    if (auto* error = std::get_if<std::string>(&opened)) {
+      why = std::move(*error);
       return;
     }
+    auto& library = std::get<platform::SharedLibrary>(opened);
     Libssh lib;
-    const char* missing = nullptr;
-    const auto bind = [handle, &missing](const char* name, auto& function) {
-      function = reinterpret_cast<std::remove_reference_t<decltype(function)>>(::dlsym(handle, name));
-      if (function == nullptr && missing == nullptr) missing = name;
-    };
+    const auto bind = [&library](const char* name, auto& function) { library.bind(name, function); };
     bind("ssh_channel_free", lib.channel_free);
     bind("ssh_channel_get_exit_status", lib.channel_get_exit_status);
     bind("ssh_channel_is_closed", lib.channel_is_closed);
@@ -212,14 +206,14 @@ const std::optional<std::string>& open_libssh() {
     bind("ssh_pki_import_privkey_file", lib.pki_import_privkey_file);
     bind("ssh_userauth_publickey", lib.userauth_publickey);
     bind("ssh_userauth_publickey_auto", lib.userauth_publickey_auto);
-    if (missing != nullptr) {
-      why = std::string(kLibsshName) + " has no " + missing;
+    if (auto missing = library.missing()) {
+      why = std::move(*missing);
     } else if (lib.init() != SSH_OK) {
       why = "libssh could not be initialised (its crypto library failed)";
     } else {
       loaded_libssh = lib;
     }
-    // Never dlclose'd: a failed load keeps the handle too (harmless).
+    library.keep_loaded();  // a failed load keeps it too (harmless)
   });
   return why;
 }
