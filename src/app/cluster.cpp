@@ -299,7 +299,8 @@ int run_leader(const Loaded& l, const ClusterOptions& o) {
     cluster::Heartbeat heartbeat(workers, {.port = o.heartbeat_port,
                                            .interval = o.heartbeat_interval,
                                            .lost_after = o.lost_after,
-                                           .probe_timeout = std::min(o.heartbeat_interval, 1500ms)});
+                                           .probe_timeout = std::min(o.heartbeat_interval, 1500ms),
+                                           .silent_limit = 3 * o.lost_after});
     report = run_job(l, {.term_grace = o.term_grace, .invocation = o.invocation, .abort_fd = heartbeat.abort_fd()});
     lost = heartbeat.lost();
     job_ran = true;
@@ -410,7 +411,8 @@ int run_worker(const Loaded& l, const ClusterOptions& o) {
   cluster::Heartbeat leader_watch({p.leader}, {.port = o.heartbeat_port,
                                                .interval = o.heartbeat_interval,
                                                .lost_after = o.lost_after,
-                                               .probe_timeout = std::min(o.heartbeat_interval, 1500ms)});
+                                               .probe_timeout = std::min(o.heartbeat_interval, 1500ms),
+                                               .silent_limit = 3 * o.lost_after});
   DaemonLog daemons;
   std::optional<cluster::Outcome> outcome;
   int stop_signal = 0;

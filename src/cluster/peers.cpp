@@ -401,16 +401,30 @@ void Heartbeat::watch(std::vector<std::string> hosts, const std::stop_token& sto
     const auto* addresses = std::get_if<std::vector<std::string>>(&found);
     targets.push_back(addresses != nullptr && !addresses->empty() ? addresses->front() : host);
   }
+  // Per host: when it last answered, and for how long it has been silent
+  // in conclusive rounds since.
   std::vector<Clock::time_point> last_answer(hosts.size(), Clock::now());
+  std::vector<Clock::duration> silent(hosts.size(), Clock::duration::zero());
+  auto previous = Clock::now();
   while (!stop.stop_requested() && !hosts.empty()) {
     const auto tick = Clock::now();
     const auto probes = net::tcp_probe_all(targets, options_.port, options_.probe_timeout);
     const auto now = Clock::now();
+    const auto elapsed = now - previous;
+    previous = now;
+    const bool inconclusive =
+        hosts.size() >= 2 && std::all_of(probes.begin(), probes.end(), [](const net::ProbeResult& p) {
+          return p.reach == net::Reach::kNoAnswer;
+        });
     std::vector<PeerProblem> newly_lost;
     for (std::size_t i = hosts.size(); i-- > 0;) {  // backwards: a lost host is erased
       if (probes[i].up()) {
         last_answer[i] = now;
-      } else if (now - last_answer[i] >= options_.lost_after) {
+        silent[i] = Clock::duration::zero();
+        continue;
+      }
+      if (!inconclusive) silent[i] += elapsed;
+      if (silent[i] >= options_.lost_after || now - last_answer[i] >= options_.silent_limit) {
         const auto seconds = std::chrono::duration_cast<std::chrono::seconds>(now - last_answer[i]).count();
         newly_lost.push_back(
             {hosts[i], fmt::format("no heartbeat answer for {} s: {}", seconds, probes[i].detail)});
@@ -419,6 +433,7 @@ void Heartbeat::watch(std::vector<std::string> hosts, const std::stop_token& sto
         hosts.erase(hosts.begin() + at);
         targets.erase(targets.begin() + at);
         last_answer.erase(last_answer.begin() + at);
+        silent.erase(silent.begin() + at);
       }
     }
     if (!newly_lost.empty()) {

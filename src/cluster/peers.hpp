@@ -166,6 +166,12 @@ class HeartbeatListener {
 /// TCP connect each, no thread per host). A host that has not answered for
 /// `lost_after` is lost: it is recorded, no longer probed, and abort_fd()
 /// becomes readable (for platform::SupervisorOptions::abort_fd).
+///
+/// A round in which two or more hosts were probed and not one answered or
+/// refused (every probe timed out) is inconclusive: it says more about this
+/// host (starved, its network stack behind) than about them, and its time
+/// does not count towards `lost_after`. Silence that goes on is still an
+/// answer: a host silent for `silent_limit` is lost whatever the others did.
 class Heartbeat {
  public:
   struct Options {
@@ -173,6 +179,7 @@ class Heartbeat {
     std::chrono::milliseconds interval{2'000};
     std::chrono::milliseconds lost_after{10'000};
     std::chrono::milliseconds probe_timeout{1'500};
+    std::chrono::milliseconds silent_limit{30'000};
   };
 
   Heartbeat(std::vector<std::string> hosts, Options options);

@@ -67,6 +67,7 @@ using std::chrono::milliseconds;
 constexpr milliseconds kFirstRetryDelay{100};
 constexpr milliseconds kMaxRetryDelay{1000};
 constexpr int kMaxPort = 65535;
+constexpr int kLookupRecheckMs = 5;  // tcp_probe_all(): how often it looks at running lookups
 
 struct Address {
   sockaddr_storage storage{};
@@ -165,6 +166,12 @@ bool wait_for(const std::shared_ptr<Lookup>& lookup, Clock::time_point deadline)
   return r.finished.wait_until(lock, deadline, [&] { return lookup->finished; });
 }
 
+// Whether `lookup` has finished, without waiting.
+bool finished_now(const Lookup& lookup) {
+  const std::lock_guard lock(registry().mutex);
+  return lookup.finished;
+}
+
 std::string errno_text(int err) {
   return std::generic_category().message(err);
 }
@@ -234,6 +241,12 @@ void set_port(Address& a, int port) {
   }
 }
 
+// poll()'s timeout until `deadline`: 0 once it has passed.
+int poll_wait(Clock::time_point deadline) {
+  const auto left = std::chrono::ceil<milliseconds>(deadline - Clock::now());
+  return static_cast<int>(std::clamp<long long>(left.count(), 0, 1'000'000));
+}
+
 // Closes with an RST instead of a FIN: no TIME_WAIT entry per probe.
 void close_abortively(platform::Fd& fd) {
   const linger abort_on_close{1, 0};
@@ -258,12 +271,15 @@ int connect_once(const Address& address, Clock::time_point deadline, platform::F
   }
   if (errno != EINPROGRESS && errno != EINTR) return errno;
   for (;;) {
-    const auto left = std::chrono::ceil<milliseconds>(deadline - Clock::now());
-    if (left.count() <= 0) return ETIMEDOUT;
+    // Past the deadline, one last look without waiting: a thread that was
+    // not scheduled until after the deadline must not call an answer that
+    // has arrived a timeout.
+    const int wait = poll_wait(deadline);
     pollfd p{fd.get(), POLLOUT, 0};
-    const int ready = ::poll(&p, 1, static_cast<int>(std::min<long long>(left.count(), 1'000'000)));
+    const int ready = ::poll(&p, 1, wait);
     if (ready < 0 && errno == EINTR) continue;
     if (ready < 0) return errno;
+    if (ready == 0 && wait == 0) return ETIMEDOUT;
     if (ready == 0) continue;  // re-check the deadline (poll rounds)
     int error = 0;
     socklen_t length = sizeof error;
@@ -276,12 +292,14 @@ int connect_once(const Address& address, Clock::time_point deadline, platform::F
   }
 }
 
-// Orders outcomes: a connection beats a refusal beats everything else.
+// Orders outcomes: a connection beats a refusal beats silence beats errors.
 int rank(Reach reach) {
   switch (reach) {
     case Reach::kUp:
-      return 3;
+      return 4;
     case Reach::kRefused:
+      return 3;
+    case Reach::kNoAnswer:
       return 2;
     case Reach::kUnreachable:
       return 1;
@@ -302,7 +320,7 @@ ProbeResult classify(int error, milliseconds timeout) {
     case ENETUNREACH:
       return {Reach::kUnreachable, "network unreachable"};
     case ETIMEDOUT:
-      return {Reach::kUnreachable, "no answer within " + seconds_text(timeout)};
+      return {Reach::kNoAnswer, "no answer within " + seconds_text(timeout)};
     default:
       return {Reach::kUnreachable, errno_text(error)};
   }
@@ -437,29 +455,7 @@ std::vector<ProbeResult> tcp_probe_all(const std::vector<std::string>& hosts, in
     return results;
   }
 
-  // Every name's lookup runs at once (each on its own resolver thread);
-  // numeric addresses need none.
-  std::vector<std::optional<std::vector<Address>>> addresses(hosts.size());
-  std::vector<std::shared_ptr<Lookup>> lookups(hosts.size());
-  for (std::size_t i = 0; i < hosts.size(); ++i) {
-    if (auto numeric = numeric_addresses(hosts[i])) {
-      addresses[i] = std::move(*numeric);
-    } else {
-      lookups[i] = start_lookup(hosts[i]);
-    }
-  }
-  for (std::size_t i = 0; i < hosts.size(); ++i) {
-    if (!lookups[i]) continue;
-    if (!wait_for(lookups[i], deadline)) {
-      results[i] = {Reach::kUnresolved, "name lookup did not finish within " + seconds_text(timeout)};
-    } else if (lookups[i]->gai_error != 0 || lookups[i]->addresses.empty()) {
-      results[i] = {Reach::kUnresolved, lookup_error_text(*lookups[i])};
-    } else {
-      addresses[i] = lookups[i]->addresses;  // finished: read without the mutex
-    }
-  }
-
-  // One non-blocking connect to every address of every host, polled
+  // A non-blocking connect to every address of every host, all polled
   // together; a host is up as soon as one of its addresses connects.
   struct Attempt {
     platform::Fd fd;
@@ -474,28 +470,56 @@ std::vector<ProbeResult> tcp_probe_all(const std::vector<std::string>& hosts, in
     answered[host] = 1;
     if (result.up()) decided[host] = 1;
   };
-  for (std::size_t i = 0; i < hosts.size(); ++i) {
-    if (!addresses[i]) continue;
-    if (addresses[i]->empty()) results[i] = {Reach::kUnresolved, "name resolves to no IPv4 or IPv6 address"};
-    for (Address& a : *addresses[i]) {
+  const auto connect_all = [&](std::size_t host, std::vector<Address> addresses) {
+    if (addresses.empty()) settle(host, {Reach::kUnresolved, "name resolves to no IPv4 or IPv6 address"});
+    for (Address& a : addresses) {
       set_port(a, port);
       platform::Fd fd(::socket(a.storage.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0));
       if (!fd) {
-        settle(i, classify(errno, timeout));
+        settle(host, classify(errno, timeout));
         continue;
       }
       const auto* sa = reinterpret_cast<const sockaddr*>(&a.storage);
       if (::connect(fd.get(), sa, a.length) == 0) {
         close_abortively(fd);
-        settle(i, classify(0, timeout));
+        settle(host, classify(0, timeout));
       } else if (errno == EINPROGRESS || errno == EINTR) {
-        attempts.push_back({std::move(fd), i});
+        attempts.push_back({std::move(fd), host});
       } else {
-        settle(i, classify(errno, timeout));
+        settle(host, classify(errno, timeout));
       }
     }
+  };
+
+  // Numeric addresses are connected at once; every name's lookup starts now
+  // (each on its own resolver thread) and its host is connected as soon as
+  // that lookup finishes, so one slow lookup delays only its own host.
+  std::vector<std::shared_ptr<Lookup>> lookups(hosts.size());
+  std::size_t looking_up = 0;
+  for (std::size_t i = 0; i < hosts.size(); ++i) {
+    if (auto numeric = numeric_addresses(hosts[i])) {
+      connect_all(i, std::move(*numeric));
+    } else {
+      lookups[i] = start_lookup(hosts[i]);
+      ++looking_up;
+    }
   }
+  const auto connect_looked_up = [&] {
+    for (std::size_t i = 0; i < hosts.size() && looking_up > 0; ++i) {
+      if (!lookups[i] || !finished_now(*lookups[i])) continue;
+      const Lookup& lookup = *lookups[i];  // finished: read without the mutex
+      if (lookup.gai_error != 0 || lookup.addresses.empty()) {
+        settle(i, {Reach::kUnresolved, lookup_error_text(lookup)});
+      } else {
+        connect_all(i, lookup.addresses);
+      }
+      lookups[i].reset();
+      --looking_up;
+    }
+  };
+
   while (true) {
+    connect_looked_up();
     std::vector<pollfd> fds;
     std::vector<std::size_t> index;
     for (std::size_t k = 0; k < attempts.size(); ++k) {
@@ -503,14 +527,16 @@ std::vector<ProbeResult> tcp_probe_all(const std::vector<std::string>& hosts, in
       fds.push_back({attempts[k].fd.get(), POLLOUT, 0});
       index.push_back(k);
     }
-    if (fds.empty()) break;
-    const auto left = std::chrono::ceil<milliseconds>(deadline - Clock::now());
-    if (left.count() <= 0) break;
-    const int ready =
-        ::poll(fds.data(), fds.size(), static_cast<int>(std::min<long long>(left.count(), 1'000'000)));
+    if (fds.empty() && looking_up == 0) break;
+    // While lookups are still running, look at them again every few ms.
+    // Past the deadline, one last look without waiting: a thread scheduled
+    // late must not call answers that have arrived timeouts.
+    int wait = poll_wait(deadline);
+    if (looking_up > 0) wait = std::min(wait, kLookupRecheckMs);
+    const int ready = ::poll(fds.data(), fds.size(), wait);
     if (ready < 0 && errno == EINTR) continue;
     if (ready < 0) break;
-    for (std::size_t j = 0; j < fds.size(); ++j) {
+    for (std::size_t j = 0; j < fds.size() && ready > 0; ++j) {
       if (fds[j].revents == 0) continue;
       Attempt& attempt = attempts[index[j]];
       int error = 0;
@@ -520,8 +546,13 @@ std::vector<ProbeResult> tcp_probe_all(const std::vector<std::string>& hosts, in
       attempt.fd.reset();
       settle(attempt.host, classify(error, timeout));
     }
+    if (Clock::now() >= deadline && wait == 0) break;
   }
-  // Still connecting at the deadline: no answer in time.
+  // Still looking up or connecting at the deadline: no answer in time.
+  for (std::size_t i = 0; i < hosts.size(); ++i) {
+    if (lookups[i])
+      settle(i, {Reach::kUnresolved, "name lookup did not finish within " + seconds_text(timeout)});
+  }
   for (auto& attempt : attempts) {
     if (attempt.fd) settle(attempt.host, classify(ETIMEDOUT, timeout));
   }

@@ -36,7 +36,8 @@ struct ResolveError {
 enum class Reach {
   kUp,           // the TCP connect completed
   kRefused,      // RST: the host is there, nothing listens (its sshd is gone)
-  kUnreachable,  // no route / host unreachable / no answer within the timeout
+  kNoAnswer,     // no answer within the timeout: the host, the network or this host is slow, or it is gone
+  kUnreachable,  // no route / host unreachable / another error
   kUnresolved,   // the name does not resolve
 };
 
@@ -50,10 +51,11 @@ struct ProbeResult {
 [[nodiscard]] ProbeResult tcp_probe(const std::string& host, int port, std::chrono::milliseconds timeout);
 
 /// tcp_probe() for many hosts at once, from the calling thread (no thread
-/// per host): every name's lookup started together, then a non-blocking
-/// connect to every address of every host, all polled together until each
-/// host has answered or `timeout` has passed. Results in input order; a host
-/// is up as soon as one of its addresses connects.
+/// per host): a non-blocking connect to every address of every host, all
+/// polled together until each host has answered or `timeout` has passed.
+/// Every name's lookup starts at once, and each host is connected as soon as
+/// its own lookup finishes. Results in input order; a host is up as soon as
+/// one of its addresses connects.
 [[nodiscard]] std::vector<ProbeResult> tcp_probe_all(const std::vector<std::string>& hosts, int port,
                                                      std::chrono::milliseconds timeout);
 

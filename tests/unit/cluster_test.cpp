@@ -5,6 +5,7 @@
 #include <poll.h>
 
 #include <chrono>
+#include <cstdint>
 #include <string>
 
 #include "cluster/outcome.hpp"
@@ -103,6 +104,43 @@ TEST(Heartbeat, AHostThatStopsAnsweringIsLostAndTheAbortDescriptorFires) {
   ASSERT_EQ(lost.size(), 1u);
   EXPECT_EQ(lost[0].host, "127.0.0.1");
   EXPECT_NE(lost[0].why.find("refused"), std::string::npos) << lost[0].why;
+}
+
+TEST(Heartbeat, EveryHostSilentAtOnceIsInconclusiveUntilTheSilentLimit) {
+  // Both probes go unanswered (a full accept queue drops the SYNs): this
+  // host, not the others, may be what is slow, so lost_after does not apply.
+  TcpListener silent(TcpListener::Accepting::kNever, 0);
+  const auto fillers = test::fill_accept_queue(silent.port());
+  Heartbeat heartbeat({"127.0.0.1", "127.0.0.1"}, {.port = silent.port(),
+                                                   .interval = 50ms,
+                                                   .lost_after = 200ms,
+                                                   .probe_timeout = 100ms,
+                                                   .silent_limit = 3s});
+  pollfd fd{heartbeat.abort_fd(), POLLIN, 0};
+  EXPECT_EQ(::poll(&fd, 1, 600), 0);     // well past lost_after: not lost
+  ASSERT_EQ(::poll(&fd, 1, 20'000), 1);  // the silent limit (a hang guard)
+  const auto lost = heartbeat.lost();
+  ASSERT_EQ(lost.size(), 2u);
+  EXPECT_NE(lost[0].why.find("no answer within 0.1 s"), std::string::npos) << lost[0].why;
+}
+
+TEST(Heartbeat, OneSilentHostAmongAnsweringOnesIsLostAfterLostAfter) {
+  TcpListener silent(TcpListener::Accepting::kNever, 0);
+  const auto fillers = test::fill_accept_queue(silent.port());
+  constexpr std::uint32_t kOtherLoopback = 0x7f000002;  // 127.0.0.2, same port
+  TcpListener answering(TcpListener::Accepting::kAndDrop, TcpListener::kDefaultBacklog, kOtherLoopback,
+                        silent.port());
+  Heartbeat heartbeat({"127.0.0.2", "127.0.0.1"}, {.port = silent.port(),
+                                                   .interval = 50ms,
+                                                   .lost_after = 200ms,
+                                                   .probe_timeout = 100ms,
+                                                   .silent_limit = 1h});
+  pollfd fd{heartbeat.abort_fd(), POLLIN, 0};
+  ASSERT_EQ(::poll(&fd, 1, 20'000), 1);  // long before the silent limit (a hang guard)
+  const auto lost = heartbeat.lost();
+  ASSERT_EQ(lost.size(), 1u);
+  EXPECT_EQ(lost[0].host, "127.0.0.1");
+  EXPECT_NE(lost[0].why.find("no answer within 0.1 s"), std::string::npos) << lost[0].why;
 }
 
 TEST(Heartbeat, StopsPromptlyWhenDestroyed) {

@@ -12,6 +12,8 @@
 
 #include <atomic>
 #include <cerrno>
+#include <chrono>
+#include <cstdint>
 #include <cstdlib>
 #include <cstring>
 #include <filesystem>
@@ -20,6 +22,7 @@
 #include <string>
 #include <thread>
 #include <variant>
+#include <vector>
 
 #include "platform/fd.hpp"
 #include "smlaunch/config.hpp"
@@ -110,27 +113,30 @@ class TempDir {
   std::string path_;
 };
 
-/// A TCP socket listening on 127.0.0.1 at a port the kernel picks. By
-/// default it accepts connections on a thread and drops them at once, as a
-/// busy sshd would, so its accept queue never fills up; with
-/// Accepting::kNever nobody accept()s (the kernel still completes up to
-/// `backlog` TCP handshakes: a server that never says a word).
+/// A TCP socket listening on 127.0.0.1 (or another loopback address) at a
+/// port the kernel picks (or the one given). By default it accepts
+/// connections on a thread and drops them at once, as a busy sshd would, so
+/// its accept queue never fills up; with Accepting::kNever nobody accept()s
+/// (the kernel still completes up to `backlog` TCP handshakes: a server that
+/// never says a word).
 class TcpListener {
  public:
   enum class Accepting { kAndDrop, kNever };
   static constexpr int kDefaultBacklog = 64;
 
-  explicit TcpListener(Accepting accepting = Accepting::kAndDrop, int backlog = kDefaultBacklog)
+  explicit TcpListener(Accepting accepting = Accepting::kAndDrop, int backlog = kDefaultBacklog,
+                       std::uint32_t loopback = INADDR_LOOPBACK, int port = 0)
       : fd_(::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0)) {
     sockaddr_in address{};
     address.sin_family = AF_INET;
-    address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    address.sin_addr.s_addr = htonl(loopback);
+    address.sin_port = htons(static_cast<std::uint16_t>(port));
     socklen_t length = sizeof address;
     // sockaddr_in -> sockaddr is the socket API's own idiom.
     auto* sa = reinterpret_cast<sockaddr*>(&address);
     if (!fd_ || ::bind(fd_.get(), sa, length) != 0 || ::listen(fd_.get(), backlog) != 0 ||
         ::getsockname(fd_.get(), sa, &length) != 0) {
-      ADD_FAILURE() << "cannot listen on 127.0.0.1: " << std::strerror(errno);
+      ADD_FAILURE() << "cannot listen on a loopback address: " << std::strerror(errno);
       return;
     }
     port_ = ntohs(address.sin_port);
@@ -165,6 +171,25 @@ class TcpListener {
   std::atomic<bool> stop_{false};
   std::thread acceptor_;
 };
+
+/// Fills the accept queue of a TcpListener that never accepts (made with
+/// backlog 0) at `loopback`:`port`: the kernel then drops further SYNs, as
+/// for a blackholed host. Keep the returned connections while it must stay
+/// silent.
+inline std::vector<platform::Fd> fill_accept_queue(int port, std::uint32_t loopback = INADDR_LOOPBACK) {
+  std::vector<platform::Fd> fillers;
+  for (int i = 0; i < 4; ++i) {  // backlog 0 still admits one or two
+    platform::Fd fd(::socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0));
+    sockaddr_in address{};
+    address.sin_family = AF_INET;
+    address.sin_addr.s_addr = htonl(loopback);
+    address.sin_port = htons(static_cast<std::uint16_t>(port));
+    (void)::connect(fd.get(), reinterpret_cast<const sockaddr*>(&address), sizeof address);
+    fillers.push_back(std::move(fd));
+  }
+  std::this_thread::sleep_for(std::chrono::milliseconds{100});  // the handshakes complete
+  return fillers;
+}
 
 /// A port on 127.0.0.1 that nothing listens on (just now): bound, then
 /// released.
