@@ -23,6 +23,9 @@ same clock for every host, since they share one kernel):
                    leader's own "Outcome delivered (X s)"
   tail             last rank's E2E_END -> every host's smlaunch exited
                    (target <= 1 s)
+  heartbeat blind  the leader's longest stretch of heartbeat rounds in
+                   which no worker answered (this machine too loaded to
+                   tell; such rounds are not counted against the workers)
 
 Prints a table and, with --json FILE, writes the medians.
 Usage: bench/cluster_scale.py [--build DIR] [--hosts 8,32,64] [--runs R]
@@ -296,6 +299,13 @@ def collect(c, run, n, timeout):
     f["leader_threads_peak"] = float(peak.get("threads", 0))
     f["leader_rss_mib"] = peak.get("hwm_kib", 0) / 1024
     f["maxstartups_drops"] = float(sum(drops.values()))
+    # The leader's heartbeat rounds in which no worker answered (this
+    # machine too loaded to tell; not counted against the workers).
+    _, m = first(L, r"No worker answered the heartbeat in \d+ rounds \(up to ([0-9.]+) s in a row\)")
+    f["heartbeat_blind_s"] = float(m.group(1)) if m else 0.0
+    if LOGS:
+        with open(os.path.join(LOGS, f"leader-{n}-{run.label}.log"), "w") as fh:
+            fh.write(leader.stderr)
     return f
 
 

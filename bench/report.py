@@ -226,6 +226,8 @@ def main():
                      ">= 30 s"])
         rows.append([f"cluster {n} hosts: sshd connections dropped 'past MaxStartups' (all hosts)",
                      f("maxstartups_drops", "{:.0f}"), "", "", "", ""])
+        rows.append([f"cluster {n} hosts: leader heartbeat blind (no worker answered; not counted)",
+                     f("heartbeat_blind_s"), "median of the longest stretch per run", "", "", ""])
         rows.append([f"cluster {n} hosts: leader smlaunch peak threads / peak RSS",
                      f"{s.get('leader_threads_peak', 0):.0f} threads / {s.get('leader_rss_mib', 0):.1f} MiB", "", "",
                      "", ""])

@@ -303,6 +303,12 @@ int run_leader(const Loaded& l, const ClusterOptions& o) {
                                            .silent_limit = 3 * o.lost_after});
     report = run_job(l, {.term_grace = o.term_grace, .invocation = o.invocation, .abort_fd = heartbeat.abort_fd()});
     lost = heartbeat.lost();
+    if (const auto silent = heartbeat.inconclusive(); silent.rounds > 0) {
+      log::warning(
+          "No worker answered the heartbeat in {} rounds (up to {:.1f} s in a row): this host was too "
+          "busy to tell, so those rounds were not counted against the workers",
+          silent.rounds, std::chrono::duration<double>(silent.longest).count());
+    }
     job_ran = true;
   }
   // A worker that crashed makes mpirun fail before the heartbeat calls it

@@ -387,6 +387,11 @@ std::vector<PeerProblem> Heartbeat::lost() const {
   return lost_;
 }
 
+Heartbeat::Inconclusive Heartbeat::inconclusive() const {
+  std::scoped_lock lock(mutex_);
+  return inconclusive_;
+}
+
 void Heartbeat::watch(std::vector<std::string> hosts, const std::stop_token& stop) {
   // Each host's address is looked up once, here: a lookup per host per round
   // is a resolver thread each, and on a starved machine (64 simulated hosts
@@ -406,6 +411,7 @@ void Heartbeat::watch(std::vector<std::string> hosts, const std::stop_token& sto
   std::vector<Clock::time_point> last_answer(hosts.size(), Clock::now());
   std::vector<Clock::duration> silent(hosts.size(), Clock::duration::zero());
   auto previous = Clock::now();
+  auto stretch = Clock::duration::zero();  // inconclusive rounds in a row
   while (!stop.stop_requested() && !hosts.empty()) {
     const auto tick = Clock::now();
     const auto probes = net::tcp_probe_all(targets, options_.port, options_.probe_timeout);
@@ -416,6 +422,14 @@ void Heartbeat::watch(std::vector<std::string> hosts, const std::stop_token& sto
         hosts.size() >= 2 && std::all_of(probes.begin(), probes.end(), [](const net::ProbeResult& p) {
           return p.reach == net::Reach::kNoAnswer;
         });
+    if (inconclusive) {
+      stretch += elapsed;
+      std::scoped_lock lock(mutex_);
+      ++inconclusive_.rounds;
+      inconclusive_.longest = std::max(inconclusive_.longest, stretch);
+    } else {
+      stretch = Clock::duration::zero();
+    }
     std::vector<PeerProblem> newly_lost;
     for (std::size_t i = hosts.size(); i-- > 0;) {  // backwards: a lost host is erased
       if (probes[i].up()) {

@@ -192,6 +192,14 @@ class Heartbeat {
   /// The hosts lost so far, in the order they were lost.
   [[nodiscard]] std::vector<PeerProblem> lost() const;
 
+  /// The inconclusive rounds so far (every host silent), and the longest
+  /// stretch of them in a row: how long this host could not tell.
+  struct Inconclusive {
+    std::size_t rounds = 0;
+    Clock::duration longest{};
+  };
+  [[nodiscard]] Inconclusive inconclusive() const;
+
  private:
   void watch(std::vector<std::string> hosts, const std::stop_token& stop);
 
@@ -200,6 +208,7 @@ class Heartbeat {
   mutable std::mutex mutex_;
   std::condition_variable_any wake_;
   std::vector<PeerProblem> lost_;
+  Inconclusive inconclusive_;
   std::jthread thread_;  // last: started once everything above exists
 };
 

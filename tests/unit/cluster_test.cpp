@@ -122,6 +122,9 @@ TEST(Heartbeat, EveryHostSilentAtOnceIsInconclusiveUntilTheSilentLimit) {
   const auto lost = heartbeat.lost();
   ASSERT_EQ(lost.size(), 2u);
   EXPECT_NE(lost[0].why.find("no answer within 0.1 s"), std::string::npos) << lost[0].why;
+  const auto inconclusive = heartbeat.inconclusive();
+  EXPECT_GT(inconclusive.rounds, 1u);
+  EXPECT_GE(inconclusive.longest, 600ms);
 }
 
 TEST(Heartbeat, OneSilentHostAmongAnsweringOnesIsLostAfterLostAfter) {
@@ -141,6 +144,7 @@ TEST(Heartbeat, OneSilentHostAmongAnsweringOnesIsLostAfterLostAfter) {
   ASSERT_EQ(lost.size(), 1u);
   EXPECT_EQ(lost[0].host, "127.0.0.1");
   EXPECT_NE(lost[0].why.find("no answer within 0.1 s"), std::string::npos) << lost[0].why;
+  EXPECT_EQ(heartbeat.inconclusive().rounds, 0u);
 }
 
 TEST(Heartbeat, StopsPromptlyWhenDestroyed) {
