@@ -64,8 +64,8 @@ print(f"E2E_END rank={rank} t={time.time()} bytes={sent}", flush=True)
 
 
 def sample(pid, children=False):
-    """(cpu seconds, VmHWM KiB, VmRSS KiB) of one process (with children:
-    plus the CPU of its children it has reaped), or None."""
+    """(cpu seconds, VmHWM KiB, VmRSS KiB, user seconds) of one process
+    (with children: plus the CPU of its children it has reaped), or None."""
     try:
         with open(f"/proc/{pid}/stat") as f:
             stat = f.read()
@@ -77,7 +77,8 @@ def sample(pid, children=False):
     cpu = sum(int(x) for x in fields[11:15 if children else 13]) / TICK
     hwm = int(status.get("VmHWM", "0 kB").split()[0])
     rss = int(status.get("VmRSS", "0 kB").split()[0])
-    return cpu, hwm, rss
+    user = (int(fields[11]) + (int(fields[13]) if children else 0)) / TICK
+    return cpu, hwm, rss, user
 
 
 def comm(pid):
@@ -161,13 +162,15 @@ def main():
     achieved = sent / 1e6 / max(job_end - min(starts), 1e-9)
     figures["achieved_mb_s"] = achieved
     print(f"achieved: {achieved:.1f} MB/s printed (target rate {args.rate_mb} MB/s)")
-    print(f"{'process':<20}{'CPU s (steady)':>16}{'% of a core':>13}{'% at the rate':>16}{'CPU s (life)':>14}"
-          f"{'peak RSS MiB':>14}")
+    print(f"{'process':<20}{'CPU s (steady)':>16}{'user/sys':>10}{'% of a core':>13}{'% at the rate':>16}"
+          f"{'CPU s (life)':>14}{'peak RSS MiB':>14}")
     for role, pts in series.items():
         steady = [p for p in pts if first_output and first_output <= p[0] <= job_end]
         if len(steady) < 2:
             steady = pts
         cpu = steady[-1][1] - steady[0][1]
+        user = steady[-1][4] - steady[0][4]
+        split = f"{100 * user / cpu:.0f}/{100 - 100 * user / cpu:.0f}%" if cpu > 0 else "-"
         wall = max(steady[-1][0] - steady[0][0], 1e-9)
         hwm = max(p[2] for p in pts) / 1024
         life = pts[-1][1]
@@ -175,8 +178,10 @@ def main():
         # depend on whether this (loaded) machine sustained the rate.
         at_rate = 100 * cpu / max(sent / 1e6, 1e-9) * args.rate_mb
         figures["roles"][role] = {"cpu_steady_s": cpu, "wall_steady_s": wall, "core_pct": 100 * cpu / wall,
-                                  "core_pct_at_rate": at_rate, "cpu_life_s": life, "peak_rss_mib": hwm}
-        print(f"{role:<20}{cpu:>16.2f}{100 * cpu / wall:>12.2f}%{at_rate:>15.2f}%{life:>14.2f}{hwm:>14.1f}")
+                                  "core_pct_at_rate": at_rate, "cpu_life_s": life, "peak_rss_mib": hwm,
+                                  "user_s": user}
+        print(f"{role:<20}{cpu:>16.2f}{split:>10}{100 * cpu / wall:>12.2f}%{at_rate:>15.2f}%{life:>14.2f}"
+              f"{hwm:>14.1f}")
     sshd = figures["roles"].get("sshd (leader)")
     if sshd:
         # The only connections to the leader's sshd during the job are the
