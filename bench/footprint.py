@@ -19,6 +19,8 @@ Usage: bench/footprint.py [--build DIR] [--seconds 60] [--rate-mb 10] [--json FI
 import argparse
 import json
 import os
+import shutil
+import subprocess
 import sys
 import time
 
@@ -64,8 +66,9 @@ print(f"E2E_END rank={rank} t={time.time()} bytes={sent}", flush=True)
 
 
 def sample(pid, children=False):
-    """(cpu seconds, VmHWM KiB, VmRSS KiB, user seconds) of one process
-    (with children: plus the CPU of its children it has reaped), or None."""
+    """(cpu seconds, VmHWM KiB, VmRSS KiB, user seconds, PSS KiB, private
+    KiB) of one process (with children: plus the CPU of its children it has
+    reaped), or None."""
     try:
         with open(f"/proc/{pid}/stat") as f:
             stat = f.read()
@@ -78,7 +81,45 @@ def sample(pid, children=False):
     hwm = int(status.get("VmHWM", "0 kB").split()[0])
     rss = int(status.get("VmRSS", "0 kB").split()[0])
     user = (int(fields[11]) + (int(fields[13]) if children else 0)) / TICK
-    return cpu, hwm, rss, user
+    # RSS counts every resident page mapped, shared library pages included
+    # (libcrypto's, shared with sshd); PSS divides shared pages among their
+    # users, and private pages are this process's alone.
+    pss = private = 0
+    try:
+        with open(f"/proc/{pid}/smaps_rollup") as f:
+            for line in f:
+                key, _, value = line.partition(":")
+                if key == "Pss":
+                    pss = int(value.split()[0])
+                elif key in ("Private_Clean", "Private_Dirty"):
+                    private += int(value.split()[0])
+    except (OSError, ValueError):
+        pass
+    return cpu, hwm, rss, user, pss, private
+
+
+def copy_cost(build, path):
+    """CPU seconds `dd` takes to copy `path` (the leader's stdout, still in
+    the page cache) to a new file beside it in 64 KiB blocks: the reads and
+    writes the leader's relay also makes, without its work on the bytes."""
+    helper = os.path.join(build, "bin", "smlaunch_rusage_exec")
+    target = path + ".dd-copy"
+    try:
+        done = subprocess.run([helper, shutil.which("dd") or "/bin/dd", f"if={path}", f"of={target}", "bs=64K", "status=none"],
+                              capture_output=True, text=True, timeout=120)
+    except (OSError, subprocess.TimeoutExpired):
+        return None
+    finally:
+        if os.path.exists(target):
+            os.unlink(target)
+    fields = dict(x.split("=", 1) for x in done.stderr.split() if "=" in x)
+    if fields.get("status") != "0":
+        print(f"footprint: dd failed: {done.stderr.strip()}", file=sys.stderr)
+        return None
+    try:
+        return (float(fields["user_ms"]) + float(fields["sys_ms"])) / 1000
+    except (KeyError, ValueError):
+        return None
 
 
 def comm(pid):
@@ -152,6 +193,7 @@ def main():
         sent = sum(int(x.split("bytes=")[1]) for x in out.splitlines() if "E2E_END" in x)
         relayed = len(out.encode())
         job_end = max(ends) if ends else time.time()
+        copy = copy_cost(build, run.log_path(c.host("algo-1"), "stdout"))
     starts = [float(x.split("t=")[1].split()[0]) for x in out.splitlines() if "E2E_START" in x]
     print(f"ranks printed from {min(starts) - first_sample:.2f}s to {job_end - first_sample:.2f}s after the first sample; "
           f"output first seen at {(first_output or 0) - first_sample:.2f}s; last sample at {last_sample - first_sample:.2f}s")
@@ -163,7 +205,7 @@ def main():
     figures["achieved_mb_s"] = achieved
     print(f"achieved: {achieved:.1f} MB/s printed (target rate {args.rate_mb} MB/s)")
     print(f"{'process':<20}{'CPU s (steady)':>16}{'user/sys':>10}{'% of a core':>13}{'% at the rate':>16}"
-          f"{'CPU s (life)':>14}{'peak RSS MiB':>14}")
+          f"{'CPU s (life)':>14}{'peak RSS MiB':>14}{'PSS/private MiB':>17}")
     for role, pts in series.items():
         steady = [p for p in pts if first_output and first_output <= p[0] <= job_end]
         if len(steady) < 2:
@@ -173,15 +215,25 @@ def main():
         split = f"{100 * user / cpu:.0f}/{100 - 100 * user / cpu:.0f}%" if cpu > 0 else "-"
         wall = max(steady[-1][0] - steady[0][0], 1e-9)
         hwm = max(p[2] for p in pts) / 1024
+        pss = max(p[5] for p in pts) / 1024
+        private = max(p[6] for p in pts) / 1024
         life = pts[-1][1]
         # Per MB printed, scaled to the target rate: the figure that does not
         # depend on whether this (loaded) machine sustained the rate.
         at_rate = 100 * cpu / max(sent / 1e6, 1e-9) * args.rate_mb
         figures["roles"][role] = {"cpu_steady_s": cpu, "wall_steady_s": wall, "core_pct": 100 * cpu / wall,
                                   "core_pct_at_rate": at_rate, "cpu_life_s": life, "peak_rss_mib": hwm,
-                                  "user_s": user}
+                                  "user_s": user, "peak_pss_mib": pss, "peak_private_mib": private}
         print(f"{role:<20}{cpu:>16.2f}{split:>10}{100 * cpu / wall:>12.2f}%{at_rate:>15.2f}%{life:>14.2f}"
-              f"{hwm:>14.1f}")
+              f"{hwm:>14.1f}{f'{pss:.1f} / {private:.1f}':>17}")
+    if copy:
+        # Scaled to the job's own length: what moving the leader's output
+        # costs the kernel alone, the floor under the leader's figure.
+        starts_at = min(starts)
+        pct = 100 * copy / max(job_end - starts_at, 1e-9)
+        figures["dd_copy_core_pct"] = pct
+        print(f"reference: dd copying the leader's {relayed / 1e6:.0f} MB of output file to file (64 KiB blocks, "
+              f"same filesystem): {copy:.2f} CPU s, {pct:.2f}% of a core over the job")
     sshd = figures["roles"].get("sshd (leader)")
     if sshd:
         # The only connections to the leader's sshd during the job are the

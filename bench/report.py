@@ -248,7 +248,9 @@ def main():
             rows.append([f"footprint, job printing {F['rate_mb_s']:.0f} MB/s for {F['seconds']:.0f} s "
                          f"(achieved {F['achieved_mb_s']:.1f} MB/s): {me}",
                          f"{x['core_pct']:.2f}% of a core measured, {x['core_pct_at_rate']:.2f}% scaled to "
-                         f"{F['rate_mb_s']:.0f} MB/s; {x['peak_rss_mib']:.1f} MiB",
+                         f"{F['rate_mb_s']:.0f} MB/s; peak RSS {x['peak_rss_mib']:.1f} MiB"
+                         + (f" (PSS {x['peak_pss_mib']:.1f}, private {x['peak_private_mib']:.1f})"
+                            if x.get("peak_pss_mib") else ""),
                          f"{ref} {y['core_pct']:.2f}% ({y['core_pct_at_rate']:.2f}% scaled), {y['peak_rss_mib']:.1f} MiB"
                          if y else "",
                          f"{x['cpu_steady_s'] / y['cpu_steady_s']:.2f}x {ref.split()[0]} CPU"
