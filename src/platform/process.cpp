@@ -80,15 +80,31 @@ constexpr int kOutputPipeBytes = 1 << 20;
 // Output batching. A job that prints steadily (mpirun forwards every line of
 // every rank with its own write) would wake us once per line. When a wake-up
 // drains a pipe holding less than a quarter of its capacity, we leave that
-// pipe alone for kOutputBatch: the next read takes a batch's worth in one go.
-// A pipe that fills faster (at 1 MiB, past ~13 MB/s) is read without pause,
-// so a writer is never held up by the batching.
-// Output reaches our stdout at most kOutputBatch later; signals and the job's
-// exit are never delayed.
-constexpr std::chrono::milliseconds kOutputBatch{20};
+// pipe alone until, at the rate it filled since the last read, it would be
+// half full: between kOutputBatchMin and kOutputBatchMax (about 50 ms at
+// 10 MB/s; the most for a trickle). The next read takes a batch's worth in
+// one go. A pipe that fills faster (at 1 MiB, past ~13 MB/s) is read without
+// pause, so a writer is never held up by the batching.
+// Output reaches our stdout at most kOutputBatchMax later; signals and the
+// job's exit are never delayed.
+constexpr std::chrono::milliseconds kOutputBatchMin{20};
+constexpr std::chrono::milliseconds kOutputBatchMax{100};
 // One wake-up reads at most this much from a pipe before it looks at signals
 // and deadlines again.
 constexpr std::size_t kMaxBytesPerWake = std::size_t{1} << 20;
+// How long to leave a pipe that a wake-up just drained of `taken` bytes,
+// `since` after the read before: until it would be half full again at that
+// rate, within [kOutputBatchMin, kOutputBatchMax].
+std::chrono::milliseconds batch_window(std::size_t taken, Clock::duration since, std::size_t capacity) {
+  const double seconds = std::chrono::duration<double>(since).count();
+  if (taken == 0 || seconds <= 0) return kOutputBatchMin;
+  const double fill_ms =
+      1000.0 * (static_cast<double>(capacity) / 2) / (static_cast<double>(taken) / seconds);
+  const double bounded = std::clamp(fill_ms, static_cast<double>(kOutputBatchMin.count()),
+                                    static_cast<double>(kOutputBatchMax.count()));
+  return std::chrono::milliseconds(static_cast<long long>(bounded));
+}
+
 // Where execvp looks when the environment has no PATH (glibc's _CS_PATH).
 constexpr std::string_view kDefaultPath = "/bin:/usr/bin";
 // Once the main process has exited, members of its group that are not our
@@ -420,6 +436,7 @@ JobOutcome Supervisor::supervise(Child& child, const OutputHandler& on_output) {
     capacity[i] = size > 0 ? static_cast<std::size_t>(size) : kReadChunkBytes;
   }
   std::array<std::optional<Clock::time_point>, 2> resume_at;
+  std::array<Clock::time_point, 2> read_at{Clock::now(), Clock::now()};  // each pipe's last read
 
   std::optional<Clock::time_point> kill_at;      // SIGKILL the group then
   std::optional<Clock::time_point> drain_until;  // stop reading the pipes then
@@ -597,8 +614,9 @@ JobOutcome Supervisor::supervise(Child& child, const OutputHandler& on_output) {
           }
           resume_at[index].reset();
           if (fd.valid() && taken > 0 && taken < capacity[index] / 4 && child.running()) {
-            resume_at[index] = now + kOutputBatch;
+            resume_at[index] = now + batch_window(taken, now - read_at[index], capacity[index]);
           }
+          read_at[index] = now;
           break;
         }
       }
