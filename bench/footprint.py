@@ -19,8 +19,6 @@ Usage: bench/footprint.py [--build DIR] [--seconds 60] [--rate-mb 10] [--json FI
 import argparse
 import json
 import os
-import shutil
-import subprocess
 import sys
 import time
 
@@ -98,30 +96,6 @@ def sample(pid, children=False):
     return cpu, hwm, rss, user, pss, private
 
 
-def copy_cost(build, path):
-    """CPU seconds `dd` takes to copy `path` (the leader's stdout, still in
-    the page cache) to a new file beside it in 64 KiB blocks: the reads and
-    writes the leader's relay also makes, without its work on the bytes."""
-    helper = os.path.join(build, "bin", "smlaunch_rusage_exec")
-    target = path + ".dd-copy"
-    try:
-        done = subprocess.run([helper, shutil.which("dd") or "/bin/dd", f"if={path}", f"of={target}", "bs=64K", "status=none"],
-                              capture_output=True, text=True, timeout=120)
-    except (OSError, subprocess.TimeoutExpired):
-        return None
-    finally:
-        if os.path.exists(target):
-            os.unlink(target)
-    fields = dict(x.split("=", 1) for x in done.stderr.split() if "=" in x)
-    if fields.get("status") != "0":
-        print(f"footprint: dd failed: {done.stderr.strip()}", file=sys.stderr)
-        return None
-    try:
-        return (float(fields["user_ms"]) + float(fields["sys_ms"])) / 1000
-    except (KeyError, ValueError):
-        return None
-
-
 def comm(pid):
     try:
         with open(f"/proc/{pid}/comm") as f:
@@ -193,7 +167,6 @@ def main():
         sent = sum(int(x.split("bytes=")[1]) for x in out.splitlines() if "E2E_END" in x)
         relayed = len(out.encode())
         job_end = max(ends) if ends else time.time()
-        copy = copy_cost(build, run.log_path(c.host("algo-1"), "stdout"))
     starts = [float(x.split("t=")[1].split()[0]) for x in out.splitlines() if "E2E_START" in x]
     print(f"ranks printed from {min(starts) - first_sample:.2f}s to {job_end - first_sample:.2f}s after the first sample; "
           f"output first seen at {(first_output or 0) - first_sample:.2f}s; last sample at {last_sample - first_sample:.2f}s")
@@ -226,14 +199,6 @@ def main():
                                   "user_s": user, "peak_pss_mib": pss, "peak_private_mib": private}
         print(f"{role:<20}{cpu:>16.2f}{split:>10}{100 * cpu / wall:>12.2f}%{at_rate:>15.2f}%{life:>14.2f}"
               f"{hwm:>14.1f}{f'{pss:.1f} / {private:.1f}':>17}")
-    if copy:
-        # Scaled to the job's own length: what moving the leader's output
-        # costs the kernel alone, the floor under the leader's figure.
-        starts_at = min(starts)
-        pct = 100 * copy / max(job_end - starts_at, 1e-9)
-        figures["dd_copy_core_pct"] = pct
-        print(f"reference: dd copying the leader's {relayed / 1e6:.0f} MB of output file to file (64 KiB blocks, "
-              f"same filesystem): {copy:.2f} CPU s, {pct:.2f}% of a core over the job")
     sshd = figures["roles"].get("sshd (leader)")
     if sshd:
         # The only connections to the leader's sshd during the job are the
