@@ -124,6 +124,7 @@ def main():
     cruns = a.cluster_runs or (1 if quick else 3)
     fsec = a.footprint_seconds or (10 if quick else 60)
     plan_runs, relay_runs, relay_mb = (50, 2, 100) if quick else (200, 5, 100)
+    fruns = 1 if quick else 3
     load0 = os.getloadavg()
     t0 = time.time()
     started = time.strftime("%Y-%m-%d %H:%M:%S %Z")
@@ -143,8 +144,8 @@ def main():
     if "footprint" not in skip and root:
         res["footprint"], took["footprint"] = step(
             "footprint", [PY, os.path.join(HERE, "footprint.py"), "--build", build, "--seconds", str(fsec),
-                          "--json", f"{logs}/footprint.json"],
-            logs, f"{logs}/footprint.json", int(fsec) + 600)
+                          "--runs", str(fruns), "--json", f"{logs}/footprint.json"],
+            logs, f"{logs}/footprint.json", (int(fsec) + 200) * fruns + 400)
     if "cluster" not in skip and root:
         res["cluster"], took["cluster"] = step(
             "cluster", [PY, os.path.join(HERE, "cluster_scale.py"), "--build", build, "--hosts", hosts,
@@ -281,7 +282,7 @@ def main():
         print("| " + " | ".join(str(c) for c in r) + " |")
     print(f"\nRepetitions: plan {plan_runs} runs; relay {relay_runs} rounds (and the error path "
           f"{relay_runs} repetitions); cluster {cruns} run(s) per size ({hosts} hosts, 1 rank per host, "
-          f"smlaunch_mpi_allreduce); footprint one {fsec:.0f} s job. Step times: "
+          f"smlaunch_mpi_allreduce); footprint {fruns} job(s) of {fsec:.0f} s (medians). Step times: "
           + ", ".join(f"{k} {v:.0f} s" for k, v in took.items()) + f"; all {total:.0f} s. Logs: {logs}")
     if SETTLED:
         print(f"Each step waited (up to {SETTLE_MAX_S} s) for two 2-s windows with the CPUs under "
