@@ -105,6 +105,15 @@ std::optional<int> wait_for_names(const Loaded& l, const ClusterOptions& o) {
               fmt::format("host names never resolved within {:.0f} s: {}", seconds_of(o.dns_budget), names));
 }
 
+// How every host watches the others during the job.
+cluster::Heartbeat::Options heartbeat_options(const ClusterOptions& o) {
+  return {.port = o.heartbeat_port,
+          .interval = o.heartbeat_interval,
+          .lost_after = o.lost_after,
+          .probe_timeout = std::min(o.heartbeat_interval, 1500ms),
+          .silent_limit = 3 * o.lost_after};
+}
+
 // This host's answer to the others' heartbeat probes, for as long as we run.
 std::variant<std::unique_ptr<cluster::HeartbeatListener>, int> listen_for_heartbeats(const Loaded& l,
                                                                                     const ClusterOptions& o) {
@@ -296,11 +305,7 @@ int run_leader(const Loaded& l, const ClusterOptions& o) {
     report = std::move(*not_ready);
     log::error("Not starting the job: {}", report.failure->message);
   } else {
-    cluster::Heartbeat heartbeat(workers, {.port = o.heartbeat_port,
-                                           .interval = o.heartbeat_interval,
-                                           .lost_after = o.lost_after,
-                                           .probe_timeout = std::min(o.heartbeat_interval, 1500ms),
-                                           .silent_limit = 3 * o.lost_after});
+    cluster::Heartbeat heartbeat(workers, heartbeat_options(o));
     report = run_job(l, {.term_grace = o.term_grace, .invocation = o.invocation, .abort_fd = heartbeat.abort_fd()});
     lost = heartbeat.lost();
     if (const auto silent = heartbeat.inconclusive(); silent.rounds > 0) {
@@ -414,11 +419,7 @@ int run_worker(const Loaded& l, const ClusterOptions& o) {
   if (inotify.valid()) {
     (void)::inotify_add_watch(inotify.get(), o.outcome_dir.c_str(), IN_CLOSE_WRITE | IN_MOVED_TO | IN_CREATE);
   }
-  cluster::Heartbeat leader_watch({p.leader}, {.port = o.heartbeat_port,
-                                               .interval = o.heartbeat_interval,
-                                               .lost_after = o.lost_after,
-                                               .probe_timeout = std::min(o.heartbeat_interval, 1500ms),
-                                               .silent_limit = 3 * o.lost_after});
+  cluster::Heartbeat leader_watch({p.leader}, heartbeat_options(o));
   DaemonLog daemons;
   std::optional<cluster::Outcome> outcome;
   int stop_signal = 0;

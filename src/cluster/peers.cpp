@@ -399,27 +399,33 @@ void Heartbeat::watch(std::vector<std::string> hosts, const std::stop_token& sto
   // the probe timeout and every worker was "lost" at once. A host's address
   // does not change during a job; a name that does not resolve now is kept
   // and looked up each round.
-  std::vector<std::string> targets;
-  targets.reserve(hosts.size());
-  for (const auto& host : hosts) {
+  struct Watched {
+    std::string host;
+    std::string target;  // its address, or the name when it did not resolve
+    Clock::time_point last_answer;
+    Clock::duration silent{};  // unanswered in conclusive rounds since
+  };
+  std::vector<Watched> watched;
+  watched.reserve(hosts.size());
+  for (auto& host : hosts) {
     auto found = net::resolve(host, Clock::now() + options_.probe_timeout);
     const auto* addresses = std::get_if<std::vector<std::string>>(&found);
-    targets.push_back(addresses != nullptr && !addresses->empty() ? addresses->front() : host);
+    std::string target = addresses != nullptr && !addresses->empty() ? addresses->front() : host;
+    watched.push_back({std::move(host), std::move(target), Clock::now()});
   }
-  // Per host: when it last answered, and for how long it has been silent
-  // in conclusive rounds since.
-  std::vector<Clock::time_point> last_answer(hosts.size(), Clock::now());
-  std::vector<Clock::duration> silent(hosts.size(), Clock::duration::zero());
   auto previous = Clock::now();
   auto stretch = Clock::duration::zero();  // inconclusive rounds in a row
-  while (!stop.stop_requested() && !hosts.empty()) {
+  while (!stop.stop_requested() && !watched.empty()) {
     const auto tick = Clock::now();
+    std::vector<std::string> targets;
+    targets.reserve(watched.size());
+    for (const auto& w : watched) targets.push_back(w.target);
     const auto probes = net::tcp_probe_all(targets, options_.port, options_.probe_timeout);
     const auto now = Clock::now();
     const auto elapsed = now - previous;
     previous = now;
     const bool inconclusive =
-        hosts.size() >= 2 && std::all_of(probes.begin(), probes.end(), [](const net::ProbeResult& p) {
+        watched.size() >= 2 && std::all_of(probes.begin(), probes.end(), [](const net::ProbeResult& p) {
           return p.reach == net::Reach::kNoAnswer;
         });
     if (inconclusive) {
@@ -431,27 +437,26 @@ void Heartbeat::watch(std::vector<std::string> hosts, const std::stop_token& sto
       stretch = Clock::duration::zero();
     }
     std::vector<PeerProblem> newly_lost;
-    for (std::size_t i = hosts.size(); i-- > 0;) {  // backwards: a lost host is erased
+    std::vector<Watched> still;  // a lost host is not probed again
+    for (std::size_t i = 0; i < watched.size(); ++i) {
+      Watched& w = watched[i];
       if (probes[i].up()) {
-        last_answer[i] = now;
-        silent[i] = Clock::duration::zero();
-        continue;
+        w.last_answer = now;
+        w.silent = Clock::duration::zero();
+      } else if (!inconclusive) {
+        w.silent += elapsed;
       }
-      if (!inconclusive) silent[i] += elapsed;
-      if (silent[i] >= options_.lost_after || now - last_answer[i] >= options_.silent_limit) {
-        const auto seconds = std::chrono::duration_cast<std::chrono::seconds>(now - last_answer[i]).count();
+      if (!probes[i].up() &&
+          (w.silent >= options_.lost_after || now - w.last_answer >= options_.silent_limit)) {
+        const auto seconds = std::chrono::duration_cast<std::chrono::seconds>(now - w.last_answer).count();
         newly_lost.push_back(
-            {hosts[i], fmt::format("no heartbeat answer for {} s: {}", seconds, probes[i].detail)});
-        // A lost host is not probed again.
-        const auto at = static_cast<std::ptrdiff_t>(i);
-        hosts.erase(hosts.begin() + at);
-        targets.erase(targets.begin() + at);
-        last_answer.erase(last_answer.begin() + at);
-        silent.erase(silent.begin() + at);
+            {w.host, fmt::format("no heartbeat answer for {} s: {}", seconds, probes[i].detail)});
+      } else {
+        still.push_back(std::move(w));
       }
     }
+    watched = std::move(still);
     if (!newly_lost.empty()) {
-      std::reverse(newly_lost.begin(), newly_lost.end());  // in the hosts' order
       {
         std::scoped_lock lock(mutex_);
         lost_.insert(lost_.end(), newly_lost.begin(), newly_lost.end());

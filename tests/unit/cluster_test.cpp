@@ -106,16 +106,21 @@ TEST(Heartbeat, AHostThatStopsAnsweringIsLostAndTheAbortDescriptorFires) {
   EXPECT_NE(lost[0].why.find("refused"), std::string::npos) << lost[0].why;
 }
 
+// Quick rounds for the tests: probed every 50 ms, lost after 200 ms.
+Heartbeat::Options quick_rounds(int port, std::chrono::milliseconds silent_limit) {
+  return {.port = port,
+          .interval = 50ms,
+          .lost_after = 200ms,
+          .probe_timeout = 100ms,
+          .silent_limit = silent_limit};
+}
+
 TEST(Heartbeat, EveryHostSilentAtOnceIsInconclusiveUntilTheSilentLimit) {
   // Both probes go unanswered (a full accept queue drops the SYNs): this
   // host, not the others, may be what is slow, so lost_after does not apply.
   TcpListener silent(TcpListener::Accepting::kNever, 0);
   const auto fillers = test::fill_accept_queue(silent.port());
-  Heartbeat heartbeat({"127.0.0.1", "127.0.0.1"}, {.port = silent.port(),
-                                                   .interval = 50ms,
-                                                   .lost_after = 200ms,
-                                                   .probe_timeout = 100ms,
-                                                   .silent_limit = 3s});
+  Heartbeat heartbeat({"127.0.0.1", "127.0.0.1"}, quick_rounds(silent.port(), 3s));
   pollfd fd{heartbeat.abort_fd(), POLLIN, 0};
   EXPECT_EQ(::poll(&fd, 1, 600), 0);     // well past lost_after: not lost
   ASSERT_EQ(::poll(&fd, 1, 20'000), 1);  // the silent limit (a hang guard)
@@ -133,11 +138,7 @@ TEST(Heartbeat, OneSilentHostAmongAnsweringOnesIsLostAfterLostAfter) {
   constexpr std::uint32_t kOtherLoopback = 0x7f000002;  // 127.0.0.2, same port
   TcpListener answering(TcpListener::Accepting::kAndDrop, TcpListener::kDefaultBacklog, kOtherLoopback,
                         silent.port());
-  Heartbeat heartbeat({"127.0.0.2", "127.0.0.1"}, {.port = silent.port(),
-                                                   .interval = 50ms,
-                                                   .lost_after = 200ms,
-                                                   .probe_timeout = 100ms,
-                                                   .silent_limit = 1h});
+  Heartbeat heartbeat({"127.0.0.2", "127.0.0.1"}, quick_rounds(silent.port(), 1h));
   pollfd fd{heartbeat.abort_fd(), POLLIN, 0};
   ASSERT_EQ(::poll(&fd, 1, 20'000), 1);  // long before the silent limit (a hang guard)
   const auto lost = heartbeat.lost();
